@@ -1,0 +1,699 @@
+"""The scikit-learn classifiers: a facade over a skorch net built in ``fit``.
+
+``__init__`` only stores parameters (scikit-learn's contract); ``fit``
+validates them, learns the input scaling, builds the torch module and trains
+it with a fresh :class:`skorch.NeuralNetClassifier` held as ``net_``. The
+fitted module (``module_``) and the one input transform (``to_tensor``) are the
+documented way in for :mod:`fer_sklearn.interpret` and the exporters.
+"""
+
+import copy
+import inspect
+import math
+import numbers
+from abc import abstractmethod
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch.optim import lr_scheduler
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
+from .callbacks import EpochMirror, PiecewiseConstantLR, RandomFlip, RandomShift, RecordLR
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+_AUGMENTS = ("none", "study", "flip", "flip_shift")
+_SCHEDULES = ("none", "study", "cosine", "onecycle", "plateau")
+_HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "dur"]
+
+
+def resolve_device(device):
+    """Map ``"auto"`` to ``"cuda"`` when a GPU is available, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        For an unknown device, or CUDA asked for where none is available.
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but no CUDA device is available; use 'auto' or 'cpu'")
+    return device
+
+
+def _image_shape_for(n_features):
+    """Square images for square pixel counts; otherwise a 1-row image."""
+    side = math.isqrt(n_features)
+    return (side, side) if side * side == n_features else (1, n_features)
+
+
+def _flatten_images(X):
+    """Flatten ``(n, H, W)`` or ``(n, 1, H, W)`` arrays to ``(n, H * W)``.
+
+    Returns the (possibly reshaped) X and the image shape it carried, or None
+    for 2-D input, which is passed through untouched so that scikit-learn's
+    validation sees (and names) the user's own object.
+    """
+    if sp.issparse(X) or hasattr(X, "iloc") or isinstance(X, torch.Tensor):
+        return X, None
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError):
+        return X, None  # ragged lists and the like: let validate_data explain
+    if array.ndim == 4:
+        if array.shape[1] != 1:
+            raise ValueError(
+                "4-D X must be (n_samples, 1, height, width) grayscale images; "
+                f"got shape {array.shape}"
+            )
+        array = array[:, 0]
+    if array.ndim == 3:
+        return array.reshape(len(array), -1), tuple(array.shape[1:])
+    return X, None
+
+
+class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
+    """Training, prediction and input handling shared by both classifiers."""
+
+    _parameter_constraints = {
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "augment": [StrOptions(set(_AUGMENTS)), None],
+        "lr_schedule": [StrOptions(set(_SCHEDULES)), None],
+        "label_smoothing": [Interval(numbers.Real, 0, 1, closed="left")],
+        "test_time_flip": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    @abstractmethod
+    def _build_module(self, n_classes):
+        """The untrained torch module for the fitted input shape."""
+
+    def _is_image(self):
+        return self.image_shape_[0] > 1
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+    # ----------------------------------------------------------------- input
+    def _learn_scaling(self, X, image_shape):
+        self.image_shape_ = image_shape or _image_shape_for(X.shape[1])
+        # One global mean/std, not per pixel: it commutes with flips and
+        # shifts, so augmented images stay on the same scale.
+        self.pixel_mean_ = float(X.mean(dtype=np.float64))
+        std = float(X.std(dtype=np.float64))
+        self.pixel_std_ = std if std > 0 else 1.0
+
+    def to_tensor(self, X):
+        """Validate ``X`` and turn it into the network's input.
+
+        This is the estimator's one input transform: flatten or reshape to
+        ``(n, 1, H, W)`` with ``(H, W) = image_shape_``, then standardise with
+        the scaling learned in ``fit``: ``(X - pixel_mean_) / pixel_std_``.
+        Interpretation and export reuse it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+
+        Returns
+        -------
+        tensor : torch.Tensor of shape (n_samples, 1, H, W), float32, on the CPU
+        """
+        check_is_fitted(self)
+        X, image_shape = _flatten_images(X)
+        if image_shape is not None and image_shape != tuple(self.image_shape_):
+            raise ValueError(
+                f"X holds images of shape {image_shape}, but {type(self).__name__} "
+                f"was fitted on images of shape {tuple(self.image_shape_)}"
+            )
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._standardise(X)
+
+    def _standardise(self, X):
+        X = (X - np.float32(self.pixel_mean_)) / np.float32(self.pixel_std_)
+        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).reshape(
+            len(X), 1, *self.image_shape_
+        )
+
+    # -------------------------------------------------------------- training
+    def _encode_targets(self, y, warm):
+        check_classification_targets(y)
+        if warm:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"warm_start=True: y has labels {unseen.tolist()} not seen in the "
+                    f"first fit; classes_ is {self.classes_.tolist()}"
+                )
+            return np.searchsorted(self.classes_, y).astype(np.int64)
+        classes, encoded = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y; "
+                f"got {len(classes)} class ({classes.tolist()})"
+            )
+        self.classes_ = classes
+        return encoded.astype(np.int64)
+
+    def _split(self, X, y, seed):
+        fraction = self.validation_fraction
+        if fraction is None and self.early_stopping:
+            fraction = 0.1  # as sklearn's MLPClassifier does
+        if fraction is None:
+            return self._standardise(X), y, None
+        stratify = y if np.bincount(y).min(initial=len(y)) >= 2 else None
+        try:
+            X_train, X_valid, y_train, y_valid = train_test_split(
+                X, y, test_size=fraction, random_state=seed, stratify=stratify
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={fraction} cannot split {len(y)} samples: {exc}"
+            ) from None
+        return self._standardise(X_train), y_train, (self._standardise(X_valid), y_valid)
+
+    def _criterion_weight(self, y):
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            present = np.unique(y)
+            weight = np.ones(n_classes)
+            weight[present] = compute_class_weight("balanced", classes=present, y=y)
+        else:
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {sorted(unknown, key=str)} that are not in "
+                    f"classes_ {self.classes_.tolist()}"
+                )
+            weight = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        return torch.as_tensor(weight, dtype=torch.float32)
+
+    def _augment_callbacks(self, seed):
+        augment = self.augment or "none"
+        if augment == "none" or not self._is_image():
+            return []
+        if augment == "study":
+            return [("augment_mirror", EpochMirror(p=0.5, random_state=seed))]
+        callbacks = [("augment_flip", RandomFlip(p=0.5, random_state=seed))]
+        if augment == "flip_shift":
+            shift = max(1, round(0.08 * min(self.image_shape_)))  # 4 px on 48x48
+            callbacks.append(("augment_shift", RandomShift(shift, random_state=seed + 1)))
+        return callbacks
+
+    def _schedule_callbacks(self, n_train, has_valid):
+        schedule = self.lr_schedule or "none"
+        if schedule == "study":
+            return [("lr_schedule", PiecewiseConstantLR(milestones=(10,), values=(0.01, self.lr)))]
+        if schedule == "cosine":
+            return [("lr_schedule", LRScheduler(
+                lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs, eta_min=self.lr * 1e-3))]
+        if schedule == "onecycle":
+            steps = self.max_epochs * math.ceil(n_train / min(self.batch_size, n_train))
+            return [("lr_schedule", LRScheduler(
+                lr_scheduler.OneCycleLR, max_lr=self.lr, total_steps=steps, pct_start=0.2,
+                step_every="batch"))]
+        if schedule == "plateau":
+            monitor = "valid_loss" if has_valid else "train_loss"
+            return [("lr_schedule", LRScheduler(
+                lr_scheduler.ReduceLROnPlateau, monitor=monitor, factor=0.5, patience=2))]
+        return []
+
+    def _build_net(self, module, n_train, valid, y_train, seed, device):
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
+        if optimizer is torch.optim.SGD:
+            optimizer_kwargs.update(optimizer__momentum=0.9, optimizer__nesterov=True)
+        weight = self._criterion_weight(y_train)
+        callbacks = [
+            ("train_acc", EpochScoring("accuracy", name="train_acc", on_train=True,
+                                       lower_is_better=False)),
+            *self._augment_callbacks(seed),
+            *self._schedule_callbacks(n_train, valid is not None),
+        ]
+        if self.early_stopping:
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True)))
+        # User callbacks are copied so that fit never mutates a parameter.
+        for i, callback in enumerate(copy.deepcopy(self.callbacks or [])):
+            callbacks.append(callback if isinstance(callback, tuple) else (f"user_{i}", callback))
+        callbacks.append(("record_lr", RecordLR()))
+        batch_size = min(self.batch_size, n_train)
+        return NeuralNetClassifier(
+            module=module,
+            criterion=torch.nn.CrossEntropyLoss,
+            criterion__weight=weight,
+            criterion__label_smoothing=self.label_smoothing,
+            optimizer=optimizer,
+            lr=self.lr,
+            **optimizer_kwargs,
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            iterator_train__shuffle=True,
+            # BatchNorm cannot train on a last batch of one sample.
+            iterator_train__drop_last=n_train % batch_size == 1,
+            train_split=None if valid is None else predefined_split(Dataset(*valid)),
+            classes=np.arange(len(self.classes_)),
+            callbacks=callbacks,
+            device=device,
+            verbose=int(self.verbose),
+        )
+
+    def fit(self, X, y):
+        """Train the network on images ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+            Pixel values, 0..255 or 0..1 (the scaling is learned).
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        device = resolve_device(self.device)
+        warm = self.warm_start and hasattr(self, "net_")
+        X, image_shape = _flatten_images(X)
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=not warm)
+        if not warm:
+            self._learn_scaling(X, image_shape)
+        elif image_shape is not None and image_shape != tuple(self.image_shape_):
+            raise ValueError(
+                f"warm_start=True: X holds images of shape {image_shape}, but the "
+                f"first fit used {tuple(self.image_shape_)}"
+            )
+        y = self._encode_targets(y, warm)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max - 1))
+        X_train, y_train, valid = self._split(X, y, seed)
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        # Seed torch inside a forked RNG: fit is reproducible for a given
+        # random_state without touching the caller's global torch state.
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            module = self.net_.module_ if warm else self._build_module(len(self.classes_))
+            net = self._build_net(module, len(y_train), valid, y_train, seed, device)
+            net.fit(X_train, y_train)
+        previous = self.history_ if warm else None
+        self.net_ = net
+        self.net_.module_.eval()
+        self.n_params_ = count_parameters(self.module_)
+        self.history_ = self._history_frame(previous)
+        return self
+
+    def _history_frame(self, previous):
+        rows = [{key: epoch.get(key, np.nan) for key in _HISTORY_COLUMNS}
+                for epoch in self.net_.history]
+        frame = pd.DataFrame(rows, columns=_HISTORY_COLUMNS).dropna(axis=1, how="all")
+        if previous is not None:
+            frame["epoch"] += len(previous)
+            frame = pd.concat([previous, frame], ignore_index=True)
+        return frame
+
+    # ------------------------------------------------------------ prediction
+    @property
+    def module_(self):
+        """The fitted torch module, in eval mode: input ``to_tensor(X)``, output logits."""
+        check_is_fitted(self, "net_")
+        return self.net_.module_
+
+    def predict_proba(self, X):
+        """Class probabilities, in batches, in eval mode and without gradients.
+
+        With ``test_time_flip=True`` (and 2-D images) the probabilities of each
+        image and its left-right mirror are averaged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        Xt = self.to_tensor(X)
+        proba = self.net_.predict_proba(Xt).astype(np.float64)
+        if self.test_time_flip and self._is_image():
+            proba = (proba + self.net_.predict_proba(Xt.flip(-1))) / 2
+        return proba
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+_COMMON_DOC = """
+    lr : float, default={lr}
+        Learning rate (the peak rate for ``lr_schedule="onecycle"``; the rate
+        after epoch 10 for ``"study"``).
+    max_epochs : int, default={max_epochs}
+        Training epochs per ``fit`` call.
+    batch_size : int, default=128
+    optimizer : {{"adam", "adamw", "sgd"}} or torch optimizer class, default="adamw"
+        ``"sgd"`` uses Nesterov momentum 0.9.
+    weight_decay : float, default={weight_decay}
+    augment : {{"none", "study", "flip", "flip_shift"}} or None, default="flip_shift"
+        Training augmentation, by the callbacks of :mod:`fer_sklearn.callbacks`:
+        ``"study"`` mirrors each whole epoch left-right or up-down with
+        probability 0.5 (:class:`~fer_sklearn.callbacks.EpochMirror`),
+        ``"flip"`` flips each image left-right with probability 0.5
+        (:class:`~fer_sklearn.callbacks.RandomFlip`), ``"flip_shift"`` adds
+        random shifts of up to 8% of the image side, 4 pixels on 48x48
+        (:class:`~fer_sklearn.callbacks.RandomShift`). Applies to 2-D images
+        only; 1-row inputs (non-square pixel counts) are never augmented.
+    lr_schedule : {{"none", "study", "cosine", "onecycle", "plateau"}} or None, default={lr_schedule!r}
+        ``"study"``: lr 0.01 for epochs 1-10, then ``lr``; ``"cosine"``:
+        cosine decay over ``max_epochs``; ``"onecycle"``: warm-up to ``lr``
+        over the first 20% of batches, then cosine decay; ``"plateau"``:
+        halve the rate after 2 epochs without improvement of the validation
+        loss (the training loss without validation).
+    label_smoothing : float, default=0.1
+    test_time_flip : bool, default=True
+        Average predictions over each image and its mirror (2-D images only).
+    validation_fraction : float in (0, 1) or None, default=None
+        Share of the training data held out (stratified) to report validation
+        loss and accuracy in ``history_``. With ``early_stopping`` and None,
+        0.1 is held out.
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs, and keep the best epoch's weights.
+    n_iter_no_change : int, default=5
+    class_weight : "balanced", dict or None, default=None
+        Weights of the classes in the loss.
+    warm_start : bool, default=False
+        If True and already fitted, ``fit`` continues training the fitted
+        network for ``max_epochs`` more epochs with a fresh optimizer and
+        schedule, keeping ``classes_`` and the input scaling; ``history_`` grows.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split and
+        augmentation. The same value gives identical results on the same
+        device and thread count.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    verbose : int, default=0
+        1 prints skorch's per-epoch table.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra callbacks, run after the built-in ones (copied at fit).
+"""
+
+_COMMON_ATTRIBUTES = """
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Pixels per image.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+    image_shape_ : tuple of int
+        ``(H, W)``: the image side for square pixel counts (or the shape of 3-D
+        input); ``(1, n_features)`` otherwise.
+    pixel_mean_, pixel_std_ : float
+        The input scaling learned in fit: ``to_tensor`` computes
+        ``(X - pixel_mean_) / pixel_std_``, so 0..255 and 0..1 inputs both work.
+    n_params_ : int
+        Trainable parameters of the network.
+    history_ : pandas.DataFrame
+        One row per epoch: ``epoch``, ``train_loss``, ``train_acc``,
+        ``valid_loss`` and ``valid_acc`` (with validation), ``lr`` (at the
+        start of the epoch) and ``dur`` (seconds).
+    net_ : skorch.NeuralNetClassifier
+        The skorch net that trained the module.
+    module_ : torch.nn.Module
+        The fitted network (in eval mode); input ``to_tensor(X)``, output logits.
+"""
+
+
+class FERCNNClassifier(_BaseFERClassifier):
+    """VGG-style convolutional network for facial expressions, trained with skorch.
+
+    Blocks of (3x3 conv, batch norm, ReLU) x ``convs_per_block`` followed by
+    2x2 max pooling; the width doubles each block from ``n_filters``. Global
+    average pooling, dropout and a linear layer make the head. The defaults
+    (1.17M parameters on 48x48 faces) are a recipe chosen for FER2013 on a
+    CPU; see the benchmarks page of the documentation for what it reaches.
+
+    Parameters
+    ----------
+    n_filters : int, default=32
+        Filters of the first block.
+    n_blocks : int, default=4
+        Number of conv blocks, each followed by pooling.
+    convs_per_block : int, default=2
+    dropout : float, default=0.3
+        Dropout before the linear head.
+    {common}
+    Attributes
+    ----------
+    {attributes}
+    See Also
+    --------
+    FERDNNClassifier : the parameter-matched multilayer perceptron.
+
+    Examples
+    --------
+    >>> from fer_sklearn import FERCNNClassifier
+    >>> from fer_sklearn.datasets import make_faces
+    >>> X, y = make_faces(300, random_state=0, return_X_y=True)
+    >>> clf = FERCNNClassifier(n_filters=8, n_blocks=2, max_epochs=2, random_state=0)
+    >>> clf.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **_BaseFERClassifier._parameter_constraints,
+        "n_filters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(numbers.Integral, 1, None, closed="left")],
+        "convs_per_block": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
+                 lr=3e-3, max_epochs=25, batch_size=128, optimizer="adamw",
+                 weight_decay=0.05, augment="flip_shift", lr_schedule="onecycle",
+                 label_smoothing=0.1, test_time_flip=True, validation_fraction=None,
+                 early_stopping=False, n_iter_no_change=5, class_weight=None,
+                 warm_start=False, random_state=None, device="auto", verbose=0,
+                 callbacks=None):
+        self.n_filters = n_filters
+        self.n_blocks = n_blocks
+        self.convs_per_block = convs_per_block
+        self.dropout = dropout
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.lr_schedule = lr_schedule
+        self.label_smoothing = label_smoothing
+        self.test_time_flip = test_time_flip
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _build_module(self, n_classes):
+        return FERCNN(n_classes, self.image_shape_, n_filters=self.n_filters,
+                      n_blocks=self.n_blocks, convs_per_block=self.convs_per_block,
+                      dropout=self.dropout)
+
+    def count_params(self, n_features=2304, n_classes=7):
+        """Parameters the network would have for this input size and class count.
+
+        Parameters
+        ----------
+        n_features : int, default=2304
+        n_classes : int, default=7
+
+        Returns
+        -------
+        n_params : int
+        """
+        return count_parameters(FERCNN(
+            n_classes, _image_shape_for(n_features), n_filters=self.n_filters,
+            n_blocks=self.n_blocks, convs_per_block=self.convs_per_block))
+
+
+class FERDNNClassifier(_BaseFERClassifier):
+    """Multilayer perceptron on the flattened face, with the CNN's training interface.
+
+    Hidden layers are (linear, batch norm, ReLU, dropout). With
+    ``match_params`` the hidden widths are chosen (all equal, as many layers as
+    ``hidden_layer_sizes`` has) so that the parameter count is within 2% of a
+    target, for a like-for-like comparison with a CNN.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(420, 420)
+    dropout : float, default=0.3
+        Dropout after each hidden layer.
+    match_params : estimator, int or None, default=None
+        Target parameter count: an int, a fitted estimator (its ``n_params_``)
+        or an unfitted one that has ``count_params`` (evaluated for the data
+        passed to ``fit``).
+    {common}
+    Attributes
+    ----------
+    {attributes}
+    hidden_layer_sizes_ : tuple of int
+        The widths used (differ from ``hidden_layer_sizes`` with ``match_params``).
+
+    See Also
+    --------
+    FERCNNClassifier : the convolutional network.
+
+    Examples
+    --------
+    >>> from fer_sklearn import FERDNNClassifier
+    >>> from fer_sklearn.datasets import make_faces
+    >>> X, y = make_faces(300, random_state=0, return_X_y=True)
+    >>> dnn = FERDNNClassifier(match_params=100_000, max_epochs=2, random_state=0).fit(X, y)
+    >>> abs(dnn.n_params_ - 100_000) / 100_000 < 0.02
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseFERClassifier._parameter_constraints,
+        "hidden_layer_sizes": ["array-like"],
+        "match_params": [Interval(numbers.Integral, 1, None, closed="left"),
+                         HasMethods(["count_params"]), None],
+    }
+
+    def __init__(self, *, hidden_layer_sizes=(420, 420), dropout=0.3, match_params=None,
+                 lr=1e-3, max_epochs=40, batch_size=128, optimizer="adamw",
+                 weight_decay=0.05, augment="flip_shift", lr_schedule="onecycle",
+                 label_smoothing=0.1, test_time_flip=True, validation_fraction=None,
+                 early_stopping=False, n_iter_no_change=5, class_weight=None,
+                 warm_start=False, random_state=None, device="auto", verbose=0,
+                 callbacks=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.match_params = match_params
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.lr_schedule = lr_schedule
+        self.label_smoothing = label_smoothing
+        self.test_time_flip = test_time_flip
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _target_params(self, n_classes):
+        target = self.match_params
+        if target is None or isinstance(target, numbers.Integral):
+            return target
+        if hasattr(target, "n_params_"):
+            return target.n_params_
+        return target.count_params(self.n_features_in_, n_classes)
+
+    def _build_module(self, n_classes):
+        sizes = tuple(int(w) for w in np.atleast_1d(self.hidden_layer_sizes))
+        if not sizes or min(sizes) < 1:
+            raise ValueError(
+                f"hidden_layer_sizes must be a non-empty sequence of positive ints; "
+                f"got {self.hidden_layer_sizes!r}"
+            )
+        target = self._target_params(n_classes)
+        if target is not None:
+            width = match_hidden_width(target, self.n_features_in_, n_classes, len(sizes))
+            sizes = (width,) * len(sizes)
+        self.hidden_layer_sizes_ = sizes
+        return FERMLP(n_classes, self.n_features_in_, sizes, dropout=self.dropout)
+
+    def count_params(self, n_features=2304, n_classes=7):
+        """Parameters the network would have for this input size and class count.
+
+        Parameters
+        ----------
+        n_features : int, default=2304
+        n_classes : int, default=7
+
+        Returns
+        -------
+        n_params : int
+        """
+        return count_parameters(FERMLP(n_classes, n_features, tuple(self.hidden_layer_sizes)))
+
+
+def _fill_docstring(cls):
+    """Put the shared parameter and attribute docs, with cls's defaults, into its docstring."""
+    defaults = {name: p.default for name, p in inspect.signature(cls).parameters.items()}
+    cls.__doc__ = cls.__doc__.format(
+        common=_COMMON_DOC.format(**defaults).strip(),
+        attributes=_COMMON_ATTRIBUTES.strip(),
+    )
+
+
+_fill_docstring(FERCNNClassifier)
+_fill_docstring(FERDNNClassifier)

@@ -1,0 +1,153 @@
+"""Torch modules behind the estimators, and parameter counting and matching.
+
+Both modules take the same input, a float tensor of shape ``(n, 1, H, W)``
+(the estimators' :meth:`to_tensor` output), and return logits ``(n, n_classes)``.
+Layers carry stable names (``conv1_1``, ``relu1_1``, ``pool1`` ...) so that
+:mod:`fer_sklearn.interpret` can address them.
+"""
+
+from collections import OrderedDict
+
+from torch import nn
+
+
+def count_parameters(module):
+    """Number of trainable parameters of a torch module.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    n_params : int
+    """
+    return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+
+
+def _pool_kernel(height, width):
+    # Halve each spatial side that is still >= 2; a 1-row "image" (tabular
+    # input) is pooled along its width only.
+    return (2 if height >= 2 else 1, 2 if width >= 2 else 1)
+
+
+class FERCNN(nn.Module):
+    """VGG-style CNN: blocks of (conv3x3-BN-ReLU) x convs_per_block + max-pool.
+
+    The channel width doubles after each block, starting at ``n_filters``.
+    Global average pooling, dropout and a linear layer form the head.
+
+    Parameters
+    ----------
+    n_classes : int
+    image_shape : tuple of int
+        ``(H, W)`` of the input images.
+    n_filters : int, default=32
+        Filters of the first block.
+    n_blocks : int, default=4
+    convs_per_block : int, default=2
+    dropout : float, default=0.3
+        Dropout before the linear head.
+    """
+
+    def __init__(self, n_classes, image_shape=(48, 48), n_filters=32, n_blocks=4,
+                 convs_per_block=2, dropout=0.3):
+        super().__init__()
+        layers = OrderedDict()
+        in_channels = 1
+        height, width = image_shape
+        for block in range(1, n_blocks + 1):
+            out_channels = n_filters * 2 ** (block - 1)
+            for conv in range(1, convs_per_block + 1):
+                suffix = f"{block}_{conv}"
+                layers[f"conv{suffix}"] = nn.Conv2d(
+                    in_channels, out_channels, kernel_size=3, padding=1, bias=False
+                )
+                layers[f"bn{suffix}"] = nn.BatchNorm2d(out_channels)
+                layers[f"relu{suffix}"] = nn.ReLU(inplace=False)
+                in_channels = out_channels
+            kernel = _pool_kernel(height, width)
+            layers[f"pool{block}"] = nn.MaxPool2d(kernel)
+            height, width = height // kernel[0], width // kernel[1]
+        self.features = nn.Sequential(layers)
+        self.head = nn.Sequential(OrderedDict([
+            ("gap", nn.AdaptiveAvgPool2d(1)),
+            ("flatten", nn.Flatten()),
+            ("dropout", nn.Dropout(dropout)),
+            ("fc", nn.Linear(in_channels, n_classes)),
+        ]))
+
+    def forward(self, X):
+        return self.head(self.features(X))
+
+
+class FERMLP(nn.Module):
+    """Multilayer perceptron on the flattened image: (linear-BN-ReLU-dropout) x L.
+
+    Parameters
+    ----------
+    n_classes : int
+    n_features : int
+        Pixels per image (``H * W``).
+    hidden_layer_sizes : sequence of int
+    dropout : float, default=0.3
+    """
+
+    def __init__(self, n_classes, n_features, hidden_layer_sizes=(420, 420), dropout=0.3):
+        super().__init__()
+        layers = OrderedDict([("flatten", nn.Flatten())])
+        width_in = n_features
+        for i, width in enumerate(hidden_layer_sizes, start=1):
+            layers[f"fc{i}"] = nn.Linear(width_in, width)
+            layers[f"bn{i}"] = nn.BatchNorm1d(width)
+            layers[f"relu{i}"] = nn.ReLU()
+            layers[f"dropout{i}"] = nn.Dropout(dropout)
+            width_in = width
+        layers["out"] = nn.Linear(width_in, n_classes)
+        self.layers = nn.Sequential(layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+def mlp_parameter_count(n_features, n_classes, hidden_layer_sizes):
+    """Trainable parameters of :class:`FERMLP`, computed without building it."""
+    total, width_in = 0, n_features
+    for width in hidden_layer_sizes:
+        total += width_in * width + width + 2 * width  # linear weight + bias, BN affine
+        width_in = width
+    return total + width_in * n_classes + n_classes
+
+
+def match_hidden_width(n_params, n_features, n_classes, n_layers):
+    """Equal hidden width whose :class:`FERMLP` parameter count is closest to ``n_params``.
+
+    Parameters
+    ----------
+    n_params : int
+        Target parameter count.
+    n_features, n_classes : int
+    n_layers : int
+        Number of hidden layers, all of the same width.
+
+    Returns
+    -------
+    width : int
+        At least 1.
+    """
+    def count(width):
+        return mlp_parameter_count(n_features, n_classes, (width,) * n_layers)
+
+    # count() is increasing in width: bisect for the first width at or above
+    # the target, then take whichever neighbour is closer.
+    low, high = 1, 1
+    while count(high) < n_params:
+        high *= 2
+    while low < high:
+        mid = (low + high) // 2
+        if count(mid) < n_params:
+            low = mid + 1
+        else:
+            high = mid
+    candidates = [w for w in (low - 1, low) if w >= 1]
+    return min(candidates, key=lambda w: abs(count(w) - n_params))

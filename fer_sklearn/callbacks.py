@@ -1,0 +1,252 @@
+"""skorch callbacks for image augmentation and learning-rate schedules.
+
+Each callback has one job and works on any skorch net whose training batches
+are ``(X, y)`` with ``X`` a float tensor of images ``(n, channels, H, W)``;
+nothing here knows about facial expressions. Augmentations change training
+batches in place (validation and prediction batches are left alone) and record
+what they did in ``net.history`` so that it can be inspected after training.
+
+Examples
+--------
+>>> import torch
+>>> from skorch import NeuralNetClassifier
+>>> from fer_sklearn.callbacks import RandomFlip, RandomShift, RecordLR
+>>> net = NeuralNetClassifier(
+...     torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2)),
+...     max_epochs=2, train_split=None, verbose=0,
+...     callbacks=[RandomFlip(random_state=0), RandomShift(1, random_state=0), RecordLR()],
+... )
+>>> X = torch.rand(20, 1, 8, 8)
+>>> y = torch.arange(20) % 2
+>>> _ = net.fit(X, y)
+>>> net.history[:, "lr"]
+[0.01, 0.01]
+"""
+
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch.callbacks import Callback
+
+__all__ = ["EpochMirror", "RandomFlip", "RandomShift", "PiecewiseConstantLR", "RecordLR"]
+
+
+def _generator(random_state):
+    """A torch CPU generator seeded from an int, a NumPy RandomState or None."""
+    generator = torch.Generator()
+    if random_state is None:
+        generator.seed()
+    elif isinstance(random_state, np.random.RandomState):
+        generator.manual_seed(int(random_state.randint(np.iinfo(np.int32).max)))
+    elif isinstance(random_state, numbers.Integral):
+        generator.manual_seed(int(random_state))
+    else:
+        raise TypeError(
+            f"random_state must be None, an int or a numpy RandomState; got {random_state!r}"
+        )
+    return generator
+
+
+def _image_batch(batch, name):
+    """The images of a training batch, checked to be an (n, C, H, W) tensor."""
+    X = batch[0]
+    if not isinstance(X, torch.Tensor) or X.ndim != 4:
+        shape = getattr(X, "shape", type(X).__name__)
+        raise TypeError(
+            f"{name} expects training batches whose X is a tensor of shape "
+            f"(n, channels, height, width); got {shape}"
+        )
+    return X
+
+
+def _check_probability(p, name):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: p must be in [0, 1]; got {p!r}")
+
+
+class EpochMirror(Callback):
+    """The study's augmentation: mirror the whole training set for an epoch.
+
+    At the start of each epoch, with probability ``p`` every training image of
+    that epoch is mirrored, left-right or up-down with equal chance; otherwise
+    the epoch sees the images unchanged. The choice is recorded in
+    ``net.history`` under ``"mirror"`` as ``"left-right"``, ``"up-down"`` or
+    ``"none"``.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Probability that an epoch is mirrored.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the choices.
+    """
+
+    def __init__(self, p=0.5, random_state=None):
+        self.p = p
+        self.random_state = random_state
+
+    def initialize(self):
+        _check_probability(self.p, type(self).__name__)
+        self.generator_ = _generator(self.random_state)
+        self.mirror_ = "none"
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        draws = torch.rand(2, generator=self.generator_)
+        if draws[0] >= self.p:
+            self.mirror_ = "none"
+        else:
+            self.mirror_ = "left-right" if draws[1] < 0.5 else "up-down"
+        net.history.record("mirror", self.mirror_)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training or self.mirror_ == "none":
+            return
+        X = _image_batch(batch, type(self).__name__)
+        dim = -1 if self.mirror_ == "left-right" else -2
+        X.copy_(X.flip(dim))
+
+
+class RandomFlip(Callback):
+    """Flip each training image left-right independently with probability ``p``.
+
+    The number of images flipped in each batch is recorded in the batch history
+    under ``"n_flipped"``.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+    random_state : int, RandomState instance or None, default=None
+    """
+
+    def __init__(self, p=0.5, random_state=None):
+        self.p = p
+        self.random_state = random_state
+
+    def initialize(self):
+        _check_probability(self.p, type(self).__name__)
+        self.generator_ = _generator(self.random_state)
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        X = _image_batch(batch, type(self).__name__)
+        flip = torch.rand(len(X), generator=self.generator_).to(X.device) < self.p
+        X[flip] = X[flip].flip(-1)
+        net.history.record_batch("n_flipped", int(flip.sum()))
+
+
+class RandomShift(Callback):
+    """Shift each training image by a random whole number of pixels.
+
+    Each image moves independently by ``dy, dx`` drawn uniformly from
+    ``[-max_shift, max_shift]``; uncovered pixels are filled with
+    ``fill_value``. The mean absolute shift of each batch is recorded in the
+    batch history under ``"mean_abs_shift"``.
+
+    Parameters
+    ----------
+    max_shift : int, default=4
+    fill_value : float, default=0.0
+        Value of the pixels shifted in. For standardised inputs (as
+        fer_sklearn's estimators use) 0 is the mean intensity.
+    random_state : int, RandomState instance or None, default=None
+    """
+
+    def __init__(self, max_shift=4, fill_value=0.0, random_state=None):
+        self.max_shift = max_shift
+        self.fill_value = fill_value
+        self.random_state = random_state
+
+    def initialize(self):
+        if not isinstance(self.max_shift, numbers.Integral) or self.max_shift < 0:
+            raise ValueError(
+                f"RandomShift: max_shift must be a non-negative int; got {self.max_shift!r}"
+            )
+        self.generator_ = _generator(self.random_state)
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training or self.max_shift == 0:
+            return
+        X = _image_batch(batch, type(self).__name__)
+        shifted, offsets = self.shift(X)
+        X.copy_(shifted)
+        net.history.record_batch("mean_abs_shift", float(offsets.abs().float().mean()))
+
+    def shift(self, X):
+        """Shift each image of ``X`` by a fresh random offset.
+
+        Returns
+        -------
+        shifted : tensor of the shape of ``X``
+        offsets : int tensor of shape (2, n)
+            The ``dy`` and ``dx`` of each image.
+        """
+        m = self.max_shift
+        n, channels, height, width = X.shape
+        offsets = torch.randint(0, 2 * m + 1, (2, n), generator=self.generator_).to(X.device)
+        padded = F.pad(X, (m, m, m, m), value=self.fill_value)
+        # Crop an (H, W) window from each padded image at its own offset:
+        # gather rows, then columns.
+        rows = offsets[0][:, None] + torch.arange(height, device=X.device)
+        cols = offsets[1][:, None] + torch.arange(width, device=X.device)
+        rows = rows[:, None, :, None].expand(n, channels, height, width + 2 * m)
+        cropped = padded.gather(2, rows)
+        cols = cols[:, None, None, :].expand(n, channels, height, width)
+        return cropped.gather(3, cols), offsets - m
+
+
+class PiecewiseConstantLR(Callback):
+    """Set the learning rate of every parameter group by epoch.
+
+    Epochs ``1 .. milestones[0]`` use ``values[0]``, the next ones up to
+    ``milestones[1]`` use ``values[1]``, and so on; after the last milestone
+    ``values[-1]``. The study's schedule, lr 0.01 for 10 epochs then 0.002,
+    is ``PiecewiseConstantLR(milestones=(10,), values=(0.01, 0.002))``.
+
+    Parameters
+    ----------
+    milestones : sequence of int, default=(10,)
+        Increasing epoch numbers after which the next value applies.
+    values : sequence of float, default=(0.01, 0.002)
+        One more value than milestones.
+    """
+
+    def __init__(self, milestones=(10,), values=(0.01, 0.002)):
+        self.milestones = milestones
+        self.values = values
+
+    def initialize(self):
+        milestones, values = list(self.milestones), list(self.values)
+        if len(values) != len(milestones) + 1:
+            raise ValueError(
+                "PiecewiseConstantLR: values needs one more entry than milestones; "
+                f"got {len(values)} values for {len(milestones)} milestones"
+            )
+        if milestones != sorted(milestones):
+            raise ValueError(f"PiecewiseConstantLR: milestones must increase; got {milestones}")
+        return self
+
+    def lr_at(self, epoch):
+        """Learning rate of 1-based ``epoch``."""
+        index = sum(epoch > m for m in self.milestones)
+        return self.values[index]
+
+    def on_epoch_begin(self, net, **kwargs):
+        lr = self.lr_at(len(net.history))
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+
+
+class RecordLR(Callback):
+    """Record the learning rate at the start of each epoch as ``"lr"`` in the history.
+
+    Put it after any schedule callback so that it sees the epoch's value.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.history.record("lr", float(net.optimizer_.param_groups[0]["lr"]))
