@@ -1,0 +1,368 @@
+"""FERCNNClassifier and FERDNNClassifier inside the scikit-learn ecosystem."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from skorch.callbacks import Callback
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import VotingClassifier
+from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from fer_sklearn import EMOTIONS, FERCNNClassifier, FERDNNClassifier
+
+
+def small_cnn(**params):
+    base = dict(n_filters=8, n_blocks=3, convs_per_block=1, max_epochs=4, batch_size=32,
+                lr=3e-3, augment="none", lr_schedule="none", random_state=0)
+    return FERCNNClassifier(**{**base, **params})
+
+
+def small_dnn(**params):
+    base = dict(hidden_layer_sizes=(64,), max_epochs=4, batch_size=32, augment="none",
+                lr_schedule="none", random_state=0)
+    return FERDNNClassifier(**{**base, **params})
+
+
+@pytest.fixture(scope="module")
+def fitted_cnn(faces):
+    X, y = faces
+    return small_cnn(max_epochs=8).fit(X, y)
+
+
+def test_cnn_learns_synthetic_faces(fitted_cnn, faces_test):
+    X_test, y_test = faces_test
+    assert fitted_cnn.score(X_test, y_test) > 2 / 7  # chance is 1/7
+    history = fitted_cnn.history_
+    assert list(history["epoch"]) == list(range(1, 9))
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert {"train_acc", "lr", "dur"} <= set(history.columns)
+
+
+def test_default_architecture_has_about_a_million_parameters():
+    assert 0.9e6 < FERCNNClassifier().count_params() < 1.3e6
+    assert FERCNNClassifier().count_params() == FERCNNClassifier(
+        n_filters=32).count_params(2304, 7)
+
+
+def test_fitted_attributes(fitted_cnn, faces):
+    X, y = faces
+    assert fitted_cnn.n_features_in_ == 2304
+    assert fitted_cnn.image_shape_ == (48, 48)
+    np.testing.assert_array_equal(fitted_cnn.classes_, np.arange(7))
+    assert fitted_cnn.n_params_ == sum(p.numel() for p in fitted_cnn.module_.parameters())
+    assert not fitted_cnn.module_.training
+    assert fitted_cnn.pixel_mean_ == pytest.approx(X.mean(), rel=1e-4)
+
+
+def test_to_tensor_is_the_documented_transform(fitted_cnn, faces):
+    X, _ = faces
+    tensor = fitted_cnn.to_tensor(X[:5])
+    assert tensor.shape == (5, 1, 48, 48) and tensor.dtype == torch.float32
+    expected = (X[:5].reshape(5, 1, 48, 48) - fitted_cnn.pixel_mean_) / fitted_cnn.pixel_std_
+    np.testing.assert_allclose(tensor.numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_image_shaped_dataframe_and_list_inputs_agree(fitted_cnn, faces):
+    X, _ = faces
+    X = X[:20]
+    flat = fitted_cnn.predict_proba(X)
+    np.testing.assert_allclose(fitted_cnn.predict_proba(X.reshape(-1, 48, 48)), flat)
+    np.testing.assert_allclose(fitted_cnn.predict_proba(X.reshape(-1, 1, 48, 48)), flat)
+    np.testing.assert_allclose(fitted_cnn.predict_proba(X.tolist()), flat)
+    np.testing.assert_allclose(fitted_cnn.predict_proba(pd.DataFrame(X)), flat)
+
+
+def test_scaling_is_learned_so_0_1_and_0_255_inputs_give_the_same_model(faces):
+    X, y = faces
+    on_255 = small_cnn(max_epochs=2).fit(X, y)
+    on_1 = small_cnn(max_epochs=2).fit(X / 255.0, y)
+    np.testing.assert_allclose(on_1.predict_proba(X[:30] / 255.0),
+                               on_255.predict_proba(X[:30]), atol=1e-4)
+
+
+def test_image_input_sets_image_shape_and_rejects_other_shapes(faces):
+    X, y = faces
+    clf = small_cnn(max_epochs=1).fit(X.reshape(-1, 48, 48), y)
+    assert clf.image_shape_ == (48, 48) and clf.n_features_in_ == 2304
+    with pytest.raises(ValueError, match=r"images of shape \(24, 96\)"):
+        clf.predict(X.reshape(-1, 24, 96))
+    with pytest.raises(ValueError, match=r"\(n_samples, 1, height, width\)"):
+        clf.predict(np.repeat(X.reshape(-1, 1, 48, 48), 3, axis=1))
+
+
+def test_non_square_input_is_a_one_row_image_and_is_not_augmented():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 10))
+    y = (X[:, 0] > 0).astype(int)
+    clf = small_cnn(n_blocks=2, augment="flip", test_time_flip=True, max_epochs=10).fit(X, y)
+    assert clf.image_shape_ == (1, 10)
+    assert "augment_flip" not in dict(clf.net_.callbacks)
+    assert clf.score(X, y) > 0.8
+
+
+def test_string_labels(faces):
+    X, y = faces
+    labels = np.array(EMOTIONS)[y]
+    clf = small_dnn().fit(X, labels)
+    np.testing.assert_array_equal(clf.classes_, np.sort(np.unique(labels)))
+    assert set(clf.predict(X)) <= set(EMOTIONS)
+
+
+def test_same_random_state_gives_identical_probabilities(faces):
+    X, y = faces
+    params = dict(max_epochs=2, augment="flip_shift", lr_schedule="onecycle",
+                  validation_fraction=0.2)
+    first = small_cnn(**params).fit(X, y).predict_proba(X[:40])
+    second = small_cnn(**params).fit(X, y).predict_proba(X[:40])
+    other_seed = small_cnn(random_state=1, **params).fit(X, y).predict_proba(X[:40])
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, other_seed)
+
+
+def test_fit_leaves_global_torch_rng_alone(faces):
+    X, y = faces
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    small_dnn(max_epochs=1).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+def test_clone_and_nested_params():
+    clf = small_cnn(lr=0.05)
+    pipe = make_pipeline(FunctionTransformer(), clf)
+    pipe.set_params(fercnnclassifier__lr=0.01, fercnnclassifier__n_filters=4)
+    assert pipe.get_params()["fercnnclassifier__lr"] == 0.01
+    cloned = clone(pipe)
+    assert cloned.steps[1][1] is not clf
+    assert cloned.steps[1][1].get_params() == clf.get_params()
+
+
+def test_grid_search_over_lr_and_architecture_in_parallel(faces):
+    X, y = faces
+    search = GridSearchCV(small_cnn(max_epochs=2), {"lr": [1e-3, 3e-3], "n_filters": [4, 8]},
+                          cv=2, n_jobs=2)
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_params_["lr"] in (1e-3, 3e-3)
+    assert search.best_estimator_.n_filters == search.best_params_["n_filters"]
+
+
+def test_cross_val_score_and_pipeline_with_preprocessing(faces):
+    X, y = faces
+    scores = cross_val_score(small_dnn(max_epochs=2), X, y, cv=3)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    pipe = make_pipeline(FunctionTransformer(lambda A: 255.0 - A), small_cnn(max_epochs=1))
+    assert pipe.fit(X, y).predict(X[:5]).shape == (5,)
+
+
+def test_confusion_matrix_display(fitted_cnn, faces_test):
+    X, y = faces_test
+    display = ConfusionMatrixDisplay.from_estimator(fitted_cnn, X, y, normalize="true")
+    assert display.confusion_matrix.shape == (7, 7)
+    np.testing.assert_allclose(display.confusion_matrix.sum(axis=1), 1.0)
+
+
+def test_calibration_and_soft_voting(faces, faces_test):
+    X, y = faces
+    X_test, y_test = faces_test
+    calibrated = CalibratedClassifierCV(small_cnn(max_epochs=2), cv=2).fit(X, y)
+    np.testing.assert_allclose(calibrated.predict_proba(X_test).sum(axis=1), 1.0)
+    voting = VotingClassifier([("cnn", small_cnn(max_epochs=2)), ("dnn", small_dnn())],
+                              voting="soft").fit(X, y)
+    cnn, dnn = voting.estimators_
+    expected = (cnn.predict_proba(X_test) + dnn.predict_proba(X_test)) / 2
+    np.testing.assert_allclose(voting.predict_proba(X_test), expected)
+
+
+@pytest.mark.parametrize("dump, load", [
+    (pickle.dumps, pickle.loads),
+    (lambda est: joblib.dump(est, "model.joblib") and "model.joblib", joblib.load),
+])
+def test_pickle_and_joblib_round_trip(fitted_cnn, faces_test, dump, load, tmp_path,
+                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X, _ = faces_test
+    restored = load(dump(fitted_cnn))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted_cnn.predict_proba(X))
+
+
+@pytest.mark.parametrize("target", [50_000, 300_000, 1_174_439])
+def test_match_params_within_two_percent(target, faces):
+    X, y = faces
+    dnn = small_dnn(hidden_layer_sizes=(1, 1), match_params=target, max_epochs=1).fit(X, y)
+    assert abs(dnn.n_params_ - target) / target < 0.02
+    assert len(dnn.hidden_layer_sizes_) == 2
+
+
+def test_match_params_takes_fitted_and_unfitted_estimators(faces):
+    X, y = faces
+    fitted = small_cnn(n_filters=16, convs_per_block=2, max_epochs=1).fit(X, y)
+    for reference, target in [(fitted, fitted.n_params_),
+                              (FERCNNClassifier(), FERCNNClassifier().count_params())]:
+        dnn = small_dnn(match_params=reference, max_epochs=1).fit(X, y)
+        assert abs(dnn.n_params_ - target) / target < 0.02
+
+
+@pytest.mark.parametrize("augment, key", [("study", "mirror"), ("flip", "n_flipped"),
+                                          ("flip_shift", "mean_abs_shift")])
+def test_augment_options_run_their_callback(augment, key, faces):
+    X, y = faces
+    clf = small_dnn(augment=augment, max_epochs=6, random_state=2).fit(X, y)
+    history = clf.net_.history
+    if augment == "study":
+        assert set(history[:, "mirror"]) <= {"none", "left-right", "up-down"}
+        assert set(history[:, "mirror"]) - {"none"}
+    else:
+        values = [b[key] for epoch in history for b in epoch["batches"]]
+        assert len(values) == 6 * int(np.ceil(len(X) / 32)) and all(v > 0 for v in values)
+    if augment == "flip_shift":
+        assert 0 < np.mean(values) <= 4  # shifts of at most 4 px on 48x48
+    assert "n_flipped" not in small_dnn(augment="none", max_epochs=1).fit(X, y).net_.history[-1]["batches"][0]
+
+
+def test_lr_schedules_follow_their_documented_shape(faces):
+    X, y = faces
+    lrs = {schedule: small_dnn(lr_schedule=schedule, lr=1e-3, max_epochs=12).fit(X, y)
+           .history_["lr"].to_numpy()
+           for schedule in ["none", "study", "cosine", "onecycle"]}
+    np.testing.assert_allclose(lrs["none"], 1e-3)
+    np.testing.assert_allclose(lrs["study"], [0.01] * 10 + [1e-3] * 2)
+    assert lrs["cosine"][0] == pytest.approx(1e-3) and np.all(np.diff(lrs["cosine"]) < 0)
+    peak = np.argmax(lrs["onecycle"])
+    assert 0 < peak < 11 and lrs["onecycle"].max() <= 1e-3 + 1e-12
+    assert np.all(np.diff(lrs["onecycle"][: peak + 1]) > 0)
+    assert np.all(np.diff(lrs["onecycle"][peak:]) < 0)
+
+
+def test_plateau_schedule_lowers_a_stuck_learning_rate(faces):
+    X, y = faces
+    # Full-batch SGD without dropout at lr=1e-7: the training loss is flat,
+    # so the plateau schedule must halve the rate.
+    clf = small_dnn(lr_schedule="plateau", optimizer="sgd", lr=1e-7, max_epochs=8,
+                    dropout=0.0, batch_size=len(X)).fit(X, y)
+    lrs = clf.history_["lr"].to_numpy()
+    assert lrs[0] == 1e-7 and lrs[-1] < 1e-7
+    np.testing.assert_allclose(np.unique(lrs), 1e-7 / 2.0 ** np.arange(len(np.unique(lrs)))[::-1])
+    assert dict(clf.net_.callbacks)["lr_schedule"].monitor == "train_loss"
+    with_valid = small_dnn(lr_schedule="plateau", validation_fraction=0.2, max_epochs=1)
+    assert dict(with_valid.fit(X, y).net_.callbacks)["lr_schedule"].monitor == "valid_loss"
+
+
+def test_validation_and_early_stopping(faces):
+    X, y = faces
+    clf = small_dnn(early_stopping=True, n_iter_no_change=2, lr=1e-9, max_epochs=20).fit(X, y)
+    # A learning rate of 1e-9 cannot improve the validation loss: training
+    # stops after the first epoch plus the patience.
+    assert len(clf.history_) == 3
+    assert {"valid_loss", "valid_acc"} <= set(clf.history_.columns)
+
+
+def test_class_weight_balanced_and_dict(faces):
+    X, y = faces
+    keep = (y != 1) | (np.arange(len(y)) % 4 == 0)  # make "disgust" rare
+    X, y = X[keep], y[keep]
+    clf = small_dnn(class_weight="balanced", max_epochs=1).fit(X, y)
+    weight = clf.net_.criterion_.weight.numpy()
+    counts = np.bincount(y)
+    np.testing.assert_allclose(weight, len(y) / (7 * counts), rtol=1e-6)
+    clf = small_dnn(class_weight={1: 5.0}, max_epochs=1).fit(X, y)
+    np.testing.assert_allclose(clf.net_.criterion_.weight.numpy(), [1, 5, 1, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="class_weight has labels"):
+        small_dnn(class_weight={"happy": 2.0}, max_epochs=1).fit(X, y)
+
+
+def test_warm_start_continues_training(faces):
+    X, y = faces
+    clf = small_dnn(warm_start=True, max_epochs=2).fit(X, y)
+    weights = clf.module_.layers.fc1.weight.detach().clone()
+    clf.fit(X, y)
+    assert list(clf.history_["epoch"]) == [1, 2, 3, 4]
+    assert not torch.equal(weights, clf.module_.layers.fc1.weight)
+    with pytest.raises(ValueError, match="not seen in the first fit"):
+        clf.fit(X, np.where(y == 0, 99, y))
+    cold = small_dnn(max_epochs=2).fit(X, y).fit(X, y)
+    assert len(cold.history_) == 2
+
+
+class _Interrupt(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_stops_training_and_leaves_a_usable_model(faces):
+    X, y = faces
+    clf = small_dnn(max_epochs=10, callbacks=[_Interrupt()]).fit(X, y)
+    assert len(clf.history_) == 2
+    assert clf.predict(X[:3]).shape == (3,)
+
+
+def test_test_time_flip_averages_image_and_mirror(fitted_cnn, faces):
+    X, _ = faces
+    X = X[:10]
+    plain = clone(fitted_cnn)
+    plain.__dict__.update({k: v for k, v in fitted_cnn.__dict__.items() if k.endswith("_")})
+    plain.set_params(test_time_flip=False)
+    mirrored = X.reshape(-1, 48, 48)[:, :, ::-1].reshape(10, -1)
+    expected = (plain.predict_proba(X) + plain.predict_proba(mirrored)) / 2
+    np.testing.assert_allclose(fitted_cnn.set_params(test_time_flip=True).predict_proba(X),
+                               expected, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("make", [small_cnn, small_dnn])
+def test_bad_input_is_refused_with_a_clear_message(make, faces):
+    X, y = faces
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        make().fit(X_nan, y)
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        make().fit(X_inf, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        make().fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        make().fit(X, np.linspace(0, 1, len(y)))
+    with pytest.raises(ValueError, match="0 sample"):
+        make().fit(np.empty((0, 2304)), [])
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        make().fit(sp.csr_matrix(X), y)
+    clf = make(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 100 features"):
+        clf.predict(X[:, :100])
+
+
+@pytest.mark.parametrize("param, value, message", [
+    ("lr", -1.0, "'lr' parameter"),
+    ("max_epochs", 0, "'max_epochs' parameter"),
+    ("augment", "rotate", "'augment' parameter"),
+    ("lr_schedule", "linear", "'lr_schedule' parameter"),
+    ("optimizer", "lbfgs", "'optimizer' parameter"),
+    ("dropout", 1.5, "'dropout' parameter"),
+    ("n_filters", 0, "'n_filters' parameter"),
+    ("device", "tpu", "device must be"),
+])
+def test_unknown_parameter_values_are_refused_at_fit(param, value, message, faces):
+    X, y = faces
+    clf = small_cnn(**{param: value})  # __init__ only stores
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(faces):
+    X, y = faces
+    with pytest.raises(ValueError, match="no CUDA device"):
+        small_cnn(device="cuda").fit(X, y)
