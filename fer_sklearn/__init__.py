@@ -1,14 +1,18 @@
 """fer_sklearn: scikit-learn estimators for facial expression recognition.
 
-The public API: the classifiers, the emotion names, and the subpackages
-``datasets``, ``callbacks`` and ``interpret``.
+The public API: the classifiers, persistence and ONNX export, the emotion
+names, and the subpackages ``datasets``, ``callbacks`` and ``interpret``.
 """
 
-from ._estimators import FERCNNClassifier, FERDNNClassifier
-
+# Defined before the imports below: submodules import them from here.
 __version__ = "0.1.0"
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """FER2013 class names, in label order 0..6."""
 
-__all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "__version__"]
+from ._estimators import FERCNNClassifier, FERDNNClassifier  # noqa: E402
+from ._onnx import export_onnx  # noqa: E402
+from ._persistence import load, save  # noqa: E402
+
+__all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "export_onnx", "load",
+           "save", "__version__"]

@@ -1,0 +1,91 @@
+"""ONNX export: onnxruntime reproduces predict_proba from raw pixels."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxscript")
+
+from fer_sklearn import FERCNNClassifier, FERDNNClassifier  # noqa: E402
+from fer_sklearn._onnx import export_onnx  # noqa: E402
+
+
+def _faces(n, seed=0):
+    """Random 48x48 images with a bright patch whose place depends on the class."""
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 3, n)
+    X = rng.randint(0, 156, (n, 48, 48)).astype(np.float32)
+    for k in range(3):
+        X[y == k, 12 * k:12 * k + 12, 10:30] += 100
+    return X.reshape(n, -1), np.array(["angry", "happy", "sad"])[y]
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return _faces(1000)
+
+
+@pytest.fixture(scope="module")
+def cnn(faces):
+    X, y = faces
+    return FERCNNClassifier(n_filters=4, n_blocks=2, convs_per_block=1, max_epochs=2,
+                            random_state=0).fit(X[:200], y[:200])
+
+
+def _session(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("input_shape, test_time_flip", [("flat", True), ("image", False)])
+def test_onnxruntime_matches_predict_proba(cnn, faces, tmp_path, input_shape, test_time_flip):
+    X, _ = faces
+    # A predict-time switch: a shallow copy shares the fitted net, no refit needed.
+    cnn = copy.copy(cnn).set_params(test_time_flip=test_time_flip)
+    before = cnn.predict_proba(X)
+    path = tmp_path / "cnn.onnx"
+    export_onnx(cnn, path, input_shape=input_shape)
+    onnx.checker.check_model(str(path))
+    session = _session(path)
+    pixels = X if input_shape == "flat" else X.reshape(-1, 48, 48)
+    proba = session.run(None, {"pixels": pixels})[0]
+    assert proba.shape == (1000, 3)
+    assert np.abs(proba - before).max() <= 1e-4
+    for n in (1, 7):  # the batch axis is dynamic
+        np.testing.assert_allclose(session.run(None, {"pixels": pixels[:n]})[0], before[:n],
+                                   atol=1e-4)
+    assert session.get_inputs()[0].shape == ["batch", *pixels.shape[1:]]
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["classes"]) == ["angry", "happy", "sad"]
+    assert meta["input_shape"] == input_shape
+    assert json.loads(meta["test_time_flip"]) is test_time_flip
+    # Exporting leaves the estimator as it was.
+    assert not cnn.module_.training
+    np.testing.assert_array_equal(cnn.predict_proba(X), before)
+
+
+def test_dnn_export(faces, tmp_path):
+    X, y = faces
+    dnn = FERDNNClassifier(hidden_layer_sizes=(32,), max_epochs=1, random_state=0)
+    dnn.fit(X[:200], y[:200])
+    export_onnx(dnn, tmp_path / "dnn.onnx", opset=20)
+    proba = _session(tmp_path / "dnn.onnx").run(None, {"pixels": X})[0]
+    assert np.abs(proba - dnn.predict_proba(X)).max() <= 1e-4
+    assert onnx.load(str(tmp_path / "dnn.onnx")).opset_import[0].version == 20
+
+
+def test_export_checks_its_input(cnn, tmp_path):
+    path = tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match="input_shape must be 'flat' or 'image'"):
+        export_onnx(cnn, path, input_shape="square")
+    with pytest.raises(ValueError, match="opset must be an int >= 18"):
+        export_onnx(cnn, path, opset=13)
+    with pytest.raises(NotFittedError):
+        export_onnx(FERCNNClassifier(), path)
+    with pytest.raises(TypeError, match="FERCNNClassifier or FERDNNClassifier"):
+        export_onnx(object(), path)
+    assert not path.exists()
