@@ -1,0 +1,323 @@
+"""``fer-sklearn``: argument parsing, the train/evaluate/predict commands, error reporting.
+
+A user's mistake -- missing or malformed data, an output folder in the way,
+an unknown device, a model file from another version -- ends with one line
+``fer-sklearn: error: ...`` on stderr and exit status 2. Anything else is a
+bug and keeps its traceback.
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+
+import numpy as np
+
+from ._study import CLIError, class_names, labelled_data, one_line, read_data, run_study
+
+PROG = "fer-sklearn"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, like every other error."""
+
+    def error(self, message):
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _n_samples(text):
+    value = _positive_int(text)
+    if value < 70:
+        raise argparse.ArgumentTypeError(f"need at least 70 faces (10 per emotion), got {value}")
+    return value
+
+
+def _check_new_file(path, force):
+    if os.path.isdir(path):
+        raise CLIError(f"{path} is a folder")
+    if os.path.exists(path) and not force:
+        raise CLIError(f"{path} exists; pass --force to replace it")
+
+
+def _device(device):
+    from .._estimators import resolve_device
+
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        raise CLIError(one_line(exc)) from None
+
+
+def _load_model(path):
+    from .. import load
+
+    try:
+        return load(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CLIError(one_line(exc)) from None
+
+
+def _write_text(path, text):
+    """Write ``text`` to ``path`` through a temporary file, so no half file is left."""
+    from .._persistence import atomic_open
+
+    try:
+        with atomic_open(path) as file:
+            file.write(text.encode("utf-8"))
+    except OSError as exc:
+        raise CLIError(one_line(exc)) from None
+
+
+# ------------------------------------------------------------------ commands
+def _study(args):
+    report = run_study(out=args.out, data=args.data, ferplus=args.ferplus, epochs=args.epochs,
+                       quick=args.quick, seed=args.seed, device=args.device, force=args.force,
+                       quiet=args.quiet, n_samples=args.n_samples, n_filters=args.n_filters,
+                       n_blocks=args.n_blocks)
+    print(f"report: {report}")
+
+
+def _train(args):
+    from .. import FERCNNClassifier, FERDNNClassifier, save
+
+    device = _device(args.device)
+    _check_new_file(args.out, args.force)
+    X, y, _ = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
+                            seed=args.seed)
+    common = dict(max_epochs=args.epochs, random_state=args.seed, device=device,
+                  verbose=0 if args.quiet else 1)
+    cnn = FERCNNClassifier(n_filters=args.n_filters, n_blocks=args.n_blocks, **common)
+    # The DNN is matched to the CNN these options describe (unfitted, so it can be saved).
+    model = cnn if args.model == "cnn" else FERDNNClassifier(match_params=cnn, **common)
+    model.fit(X, y)
+    try:
+        save(model, args.out)
+    except OSError as exc:
+        raise CLIError(one_line(exc)) from None
+    print(f"saved {args.out}: {type(model).__name__}, {model.n_params_:,} parameters, "
+          f"trained on {len(y):,} faces")
+
+
+def _evaluate(args):
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    model = _load_model(args.model)
+    X, y, target_names = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
+                                       seed=args.seed)
+    labels = model.classes_
+    names = class_names(labels, target_names)
+    y_pred = model.predict(X)
+    accuracy = float(np.mean(y_pred == y))
+    counts = confusion_matrix(y, y_pred, labels=labels)
+    report = classification_report(y, y_pred, labels=labels, target_names=names,
+                                   zero_division=0, output_dict=True)
+    matrix = "\n".join(
+        [" " * 10 + "".join(f"{name[:8]:>9}" for name in names)]
+        + [f"{name[:9]:<10}" + "".join(f"{c:>9d}" for c in row) for name, row in zip(names, counts)])
+    print(f"accuracy: {accuracy:.4f} on {len(y):,} faces\n")
+    print(classification_report(y, y_pred, labels=labels, target_names=names, zero_division=0,
+                                digits=3))
+    print(f"confusion matrix (rows: true, columns: predicted)\n{matrix}")
+    if args.json:
+        _write_text(args.json, json.dumps({
+            "model": os.path.abspath(args.model), "data": args.data, "usage": args.usage,
+            "n_samples": len(y), "accuracy": accuracy, "labels": names,
+            "confusion_matrix": counts.tolist(), "report": report}, indent=2) + "\n")
+
+
+def _image_folder(folder):
+    """Every image file under ``folder`` (sorted relative paths) and its pixels, as grayscale."""
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(
+        os.path.relpath(os.path.join(root, name), folder)
+        for root, _, names in os.walk(folder) for name in names
+        if name.lower().endswith(_IMAGE_SUFFIXES))
+    if not files:
+        raise CLIError(f"{folder}: no image files ({', '.join(_IMAGE_SUFFIXES)}) found")
+    images = []
+    for name in files:
+        try:
+            with Image.open(os.path.join(folder, name)) as image:
+                images.append(image.convert("L"))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise CLIError(f"{os.path.join(folder, name)}: cannot read the image "
+                           f"({one_line(exc)})") from None
+    return files, images
+
+
+def _predict(args):
+    import pandas as pd
+    from PIL import Image
+
+    from .. import EMOTIONS
+
+    model = _load_model(args.input_model)
+    height, width = model.image_shape_
+    if os.path.isdir(args.input):
+        ids, images = _image_folder(args.input)
+        # Faces of another size are resized to the network's input, as a camera crop would be.
+        X = np.stack([np.asarray(image.resize((width, height), Image.BILINEAR)
+                                 if image.size != (width, height) else image, np.float32)
+                      for image in images]).reshape(len(images), -1)
+    else:
+        X = read_data(args.input, labelled=False).data
+        ids = list(range(len(X)))
+    if X.shape[1] != model.n_features_in_:
+        raise CLIError(f"{args.input}: images have {X.shape[1]} pixels, the model expects "
+                       f"{model.n_features_in_}")
+    proba = model.predict_proba(X)
+    names = class_names(model.classes_, EMOTIONS)
+    table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
+    table.insert(0, "label", [names[i] for i in proba.argmax(axis=1)])
+    table.insert(0, "id", ids)
+    text = io.StringIO()
+    table.to_csv(text, index=False, float_format="%.6f")
+    if args.out == "-":
+        sys.stdout.write(text.getvalue())
+    else:
+        _write_text(args.out, text.getvalue())
+        print(f"wrote {len(table):,} predictions to {args.out}")
+
+
+# -------------------------------------------------------------------- parser
+def _add_common(parser):
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of data, weights and shuffling (default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N' "
+                             "(default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _add_architecture(parser, *, default_filters=None, default_blocks=None):
+    parser.add_argument("--n-filters", type=_positive_int, default=default_filters,
+                        help="filters of the CNN's first block")
+    parser.add_argument("--n-blocks", type=_positive_int, default=default_blocks,
+                        help="conv blocks of the CNN")
+
+
+def build_parser():
+    """The ``fer-sklearn`` argument parser, with one subparser per command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    parser = _Parser(prog=PROG, description="Facial expression recognition with scikit-learn "
+                     "estimators: a CNN vs DNN study with interpretation, and commands to "
+                     "train, evaluate and use models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+
+    study = commands.add_parser(
+        "study", help="train a CNN and a parameter-matched DNN, interpret them, write a report",
+        description="Train a CNN and a DNN of the same parameter count, compare them, "
+        "interpret the CNN (confusions, saliency, filters, activations) and write "
+        "report.html, report.md, results.json and the figures to --out.")
+    study.add_argument("--data", help="FER2013 CSV (.csv/.gz/.zip) or image folder; "
+                       "default: built-in synthetic faces")
+    study.add_argument("--ferplus", help="FER+ votes (fer2013new.csv) to relabel --data")
+    study.add_argument("--out", default="fer-study", help="output folder (default: %(default)s)")
+    study.add_argument("--epochs", type=_positive_int,
+                       help="training epochs (default: from the preset)")
+    study.add_argument("--quick", action="store_true",
+                       help="small preset, a smoke test of the whole pipeline (synthetic faces: "
+                            "1,000 faces, 4 epochs)")
+    study.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    study.add_argument("--n-samples", type=_n_samples,
+                       help="synthetic faces to draw (default: 2400, 1000 with --quick)")
+    _add_architecture(study)
+    _add_common(study)
+    study.set_defaults(handler=_study)
+
+    train = commands.add_parser("train", help="fit a model and save it",
+                                description="Fit a FERCNNClassifier or a FERDNNClassifier "
+                                "(parameter-matched to the CNN of --n-filters/--n-blocks) "
+                                "and save it with fer_sklearn.save.")
+    train.add_argument("--model", choices=("cnn", "dnn"), default="cnn",
+                       help="network type (default: %(default)s)")
+    train.add_argument("--data", help="FER2013 CSV or image folder; default: synthetic faces")
+    train.add_argument("--usage", default="Training",
+                       choices=("Training", "PublicTest", "PrivateTest", "all"),
+                       help="rows of --data to train on, if it has a Usage column "
+                            "(default: %(default)s)")
+    train.add_argument("--n-samples", type=_n_samples, default=3000,
+                       help="synthetic faces, without --data (default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=10,
+                       help="training epochs (default: %(default)s)")
+    _add_architecture(train, default_filters=16, default_blocks=3)
+    train.add_argument("--out", default="model.skops", help="model file (default: %(default)s)")
+    train.add_argument("--force", action="store_true", help="replace an existing --out")
+    _add_common(train)
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a saved model on labelled data",
+                                   description="Print accuracy, per-class report and "
+                                   "confusion matrix of a saved model on labelled faces.")
+    evaluate.add_argument("model", help="model file written by 'fer-sklearn train' or "
+                          "fer_sklearn.save")
+    evaluate.add_argument("--data", help="FER2013 CSV or image folder; default: synthetic "
+                          "faces (seed 1: not those 'train' draws by default)")
+    evaluate.add_argument("--usage", default="PublicTest",
+                          choices=("Training", "PublicTest", "PrivateTest", "all"),
+                          help="rows of --data to score, if it has a Usage column "
+                               "(default: %(default)s)")
+    evaluate.add_argument("--n-samples", type=_n_samples, default=1000,
+                          help="synthetic faces, without --data (default: %(default)s)")
+    # Seed 1: by default, not the faces that 'train' (seed 0) learned from.
+    evaluate.add_argument("--seed", type=int, default=1,
+                          help="seed of the synthetic faces (default: %(default)s)")
+    evaluate.add_argument("--json", help="also write the numbers to this JSON file")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser("predict", help="predict emotions of faces, as CSV",
+                                  description="Write the predicted emotion and the class "
+                                  "probabilities of each face as CSV.")
+    predict.add_argument("input_model", metavar="model", help="model file")
+    predict.add_argument("input", help="FER2013-style CSV (labels optional) or a folder of "
+                         "images (searched recursively; resized to the model's input size)")
+    predict.add_argument("--out", default="-", help="CSV file; '-' for stdout (default)")
+    predict.set_defaults(handler=_predict)
+    return parser
+
+
+def main(argv=None):
+    """Run ``fer-sklearn`` with ``argv`` (default: the command line).
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 after a user error (one line on stderr), 130 when interrupted.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are files; never open a window
+    try:
+        args = build_parser().parse_args(argv)
+        args.handler(args)
+    except SystemExit as exc:  # --help and --version
+        return exc.code or 0
+    except CLIError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,256 @@
+"""Tests of fer_sklearn.interpret: meaning (where maps point, what ascent does), not only shapes."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from fer_sklearn import FERCNNClassifier, FERDNNClassifier  # noqa: E402
+from fer_sklearn.datasets import make_faces  # noqa: E402
+from fer_sklearn.interpret import (ActivationDisplay, FilterDisplay, SaliencyDisplay,  # noqa: E402
+                                   layer_activations, list_layers, most_confused_pairs,
+                                   saliency_map, saliency_sanity_check, visualize_filters)
+
+METHODS = ["gradient", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam"]
+PATCH = (slice(8, 16), slice(28, 36))  # rows, columns of the planted patch
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return make_faces(1400, random_state=0, return_masks=True)
+
+
+@pytest.fixture(scope="module")
+def cnn(faces):
+    """A small CNN trained on synthetic faces (about 0.8 held-out accuracy)."""
+    clf = FERCNNClassifier(n_filters=8, n_blocks=3, max_epochs=10, random_state=0)
+    return clf.fit(faces.data[:1200], faces.target[:1200])
+
+
+@pytest.fixture(scope="module")
+def patch_data():
+    """Noise images whose class is the brightness of one small patch: dark 0, bright 1."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(128, 10, (400, 48, 48)).clip(0, 255)
+    y = rng.randint(0, 2, len(X))
+    X[(slice(None), *PATCH)] = np.where(y == 1, 230.0, 25.0)[:, None, None]
+    return X.reshape(len(X), -1).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def patch_cnn(patch_data):
+    X, y = patch_data
+    clf = FERCNNClassifier(n_filters=8, n_blocks=2, max_epochs=4, augment="none",
+                           test_time_flip=False, random_state=0)
+    return clf.fit(X, y)
+
+
+def _mass_share(maps, mask):
+    """Share of each map's absolute mass inside the boolean mask."""
+    maps = np.abs(maps)
+    return (maps * mask).sum(axis=(1, 2)) / maps.sum(axis=(1, 2))
+
+
+def _assert_untouched(clf, X, before):
+    module = clf.module_
+    assert not module.training
+    assert np.array_equal(clf.predict(X), before)
+    for sub in module.modules():
+        assert all(p.requires_grad for p in sub.parameters(recurse=False))
+        for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                      "_backward_pre_hooks"):
+            assert not getattr(sub, hooks), (sub, hooks)
+
+
+@pytest.mark.parametrize("method", ["gradient", "gradcam"])
+def test_saliency_concentrates_on_eyes_and_mouth(cnn, faces, method):
+    X, mask = faces.data[1200:], faces.masks[1200:] > 0
+    assert (cnn.predict(X) == faces.target[1200:]).mean() > 0.6
+    share = _mass_share(saliency_map(cnn, X, method=method), mask).mean()
+    area = mask.mean()
+    # Saliency per pixel is at least twice as dense inside the eyes/brows and
+    # mouth boxes as outside them. (The boxes cover 36% of the image, so the
+    # share of mass inside could at most be 2.8 times the area share.)
+    density_ratio = (share / area) / ((1 - share) / (1 - area))
+    assert density_ratio >= 2, (share, area, density_ratio)
+
+
+@pytest.fixture(scope="module")
+def patch_mlp(patch_data):
+    """An MLP built to see only the patch: first-layer weights off the patch are zero."""
+    X, y = patch_data
+    clf = FERDNNClassifier(hidden_layer_sizes=(16,), max_epochs=3, augment="none",
+                           test_time_flip=False, random_state=0).fit(X, y)
+    off_patch = np.ones((48, 48), bool)
+    off_patch[PATCH] = False
+    with torch.no_grad():
+        clf.module_.layers.fc1.weight[:, torch.from_numpy(off_patch.ravel())] = 0.0
+    return clf
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_points_at_the_planted_patch(patch_mlp, patch_cnn, patch_data, method):
+    X, y = patch_data[0][:40], patch_data[1][:40]
+    # Grad-CAM needs conv layers: it gets a CNN trained on the patch task; the
+    # other methods get the MLP whose output cannot depend on anything else.
+    clf = patch_cnn if method == "gradcam" else patch_mlp
+    assert (clf.predict(X) == y).mean() >= 0.9
+    mask = np.zeros((48, 48), bool)
+    if method == "gradcam":
+        mask[3:21, 23:41] = True  # the patch and a margin of the last conv's receptive step
+    else:
+        mask[PATCH] = True
+    params = {"random_state": 0} if method == "smoothgrad" else {}
+    share = _mass_share(saliency_map(clf, X, y, method=method, **params), mask)
+    assert share.mean() >= 3 * mask.mean(), (method, share.mean(), mask.mean())
+    if clf is patch_mlp:  # nothing else can carry attribution, up to float error
+        assert share.min() > 0.99, (method, share.min())
+
+
+def test_saliency_targets_and_shapes(cnn, faces):
+    X = faces.data[:6]
+    predicted = saliency_map(cnn, X)
+    assert predicted.shape == (6, 48, 48) and predicted.dtype == np.float32
+    assert np.array_equal(predicted, saliency_map(cnn, X, cnn.predict(X)))
+    assert np.array_equal(saliency_map(cnn, X, 3), saliency_map(cnn, X, [3] * 6))
+    assert not np.array_equal(saliency_map(cnn, X, 3), saliency_map(cnn, X, 4))
+    images = faces.images[:6]
+    assert np.allclose(saliency_map(cnn, images, 3, batch_size=4), saliency_map(cnn, X, 3))
+    a = saliency_map(cnn, X, method="smoothgrad", random_state=1)
+    assert np.array_equal(a, saliency_map(cnn, X, method="smoothgrad", random_state=1))
+
+
+def test_interpret_calls_leave_the_model_untouched(cnn, faces):
+    X = faces.data[:20]
+    before = cnn.predict(X)
+    for method in METHODS:
+        saliency_map(cnn, X[:4], method=method)
+        _assert_untouched(cnn, X, before)
+    layer_activations(cnn, X[:4], "relu2_1")
+    visualize_filters(cnn, "relu2_1", [0, 1], n_steps=4, random_state=0)
+    saliency_sanity_check(cnn, X[:4], cascade=True, random_state=0)
+    ActivationDisplay.from_estimator(cnn, X[0], "relu1_1")
+    plt.close("all")
+    _assert_untouched(cnn, X, before)
+
+
+def test_layers_and_activations(cnn, faces):
+    names = list_layers(cnn)
+    assert names[:4] == ["conv1_1", "bn1_1", "relu1_1", "conv1_2"]
+    assert names[-1] == "fc" and "relu3_2" in names
+    acts = layer_activations(cnn, faces.data[:3], "relu2_1")
+    assert acts.shape == (3, 16, 24, 24) and acts.min() >= 0  # after ReLU
+    assert np.array_equal(acts, layer_activations(cnn, faces.data[:3], names.index("relu2_1")))
+    logits = layer_activations(cnn, faces.data[:3], "fc")
+    assert logits.shape == (3, 7, 1, 1)
+    assert np.array_equal(logits[:, :, 0, 0].argmax(1), cnn.module_(cnn.to_tensor(
+        faces.data[:3])).argmax(1).numpy())
+
+
+def test_gradient_ascent_raises_every_filter_and_is_deterministic(cnn):
+    # Plain ascent (no regularisers): every filter rises well, most 10x and
+    # more (filters already active on gray start high and gain least).
+    plain = visualize_filters(cnn, "relu3_2", l2=0, jitter=0, blur=0, random_state=0)
+    assert plain.images.shape == (32, 48, 48)
+    assert np.array_equal(plain.filters, np.arange(32))
+    start = np.maximum(plain.initial_activations, 1e-6)
+    plain_gain = plain.activations / start
+    assert plain_gain.min() >= 2 and np.median(plain_gain) >= 10, plain_gain
+    # The regularisers trade some activation for smoother images, but every
+    # filter still rises, most of them 10x.
+    regular = visualize_filters(cnn, "relu3_2", random_state=0)
+    gain = regular.activations / np.maximum(regular.initial_activations, 1e-6)
+    assert gain.min() > 1 and np.median(gain) >= 10, (gain.min(), np.median(gain))
+    again = visualize_filters(cnn, "relu3_2", filters=[5, 2], n_steps=32, random_state=1)
+    same = visualize_filters(cnn, "relu3_2", filters=[5, 2], n_steps=32, random_state=1)
+    assert np.array_equal(again.images, same.images)
+    assert not np.array_equal(again.images, visualize_filters(
+        cnn, "relu3_2", filters=[5, 2], n_steps=32, random_state=2).images)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda clf, X: saliency_map(clf, X, method="lime"), "valid methods: .*gradcam"),
+    (lambda clf, X: saliency_map(clf, X, target=9), r"valid targets: \[0, 1, 2, 3, 4, 5, 6\]"),
+    (lambda clf, X: saliency_map(clf, X, target=[0, 1]), "one label or one per sample"),
+    (lambda clf, X: saliency_map(clf, X, steps=3), r"valid: \[\]"),
+    (lambda clf, X: saliency_map(clf, X, method="gradcam", layer="fc"), "Valid layers: .*relu3_2"),
+    (lambda clf, X: layer_activations(clf, X, "conv9"), "valid layers .*conv1_1"),
+    (lambda clf, X: layer_activations(clf, X, 99), r"index 0\.\.24"),
+    (lambda clf, X: visualize_filters(clf, "relu1_1", [8]), r"valid filters of 'relu1_1' are 0\.\.7"),
+    (lambda clf, X: visualize_filters(clf, "relu1_1", [0.5]), r"0\.\.7"),
+])
+def test_bad_arguments_name_the_valid_choices(cnn, faces, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(cnn, faces.data[:3])
+
+
+def test_gradcam_is_for_convolutional_networks_only(faces):
+    dnn = FERDNNClassifier(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    dnn.fit(faces.data[:200], faces.target[:200])
+    with pytest.raises(ValueError, match="convolutional network"):
+        saliency_map(dnn, faces.data[:2], method="gradcam")
+    assert saliency_map(dnn, faces.data[:2], method="guided_backprop").shape == (2, 48, 48)
+    assert layer_activations(dnn, faces.data[:2], "relu1").shape == (2, 16, 1, 1)
+
+
+def test_sanity_check_finds_the_gradient_model_dependent(cnn, faces):
+    scores = saliency_sanity_check(cnn, faces.data[1200:1232], random_state=0)
+    assert scores.columns.tolist() == ["randomization", "layer", "spearman", "spearman_std",
+                                       "ssim", "ssim_std"]
+    full = scores.iloc[0]
+    assert full.randomization == "all" and full.spearman < 0.3 and full.ssim < 0.3
+    cascade = scores[scores.randomization == "cascade"]
+    assert cascade.layer.tolist() == ["fc", "bn3_2", "conv3_2", "bn3_1", "conv3_1", "bn2_2",
+                                      "conv2_2", "bn2_1", "conv2_1", "bn1_2", "conv1_2",
+                                      "bn1_1", "conv1_1"]
+    # Randomising more layers leaves less of the trained map.
+    assert cascade.spearman.iloc[-1] < cascade.spearman.iloc[0] < 0.9
+
+
+def test_ssim_and_spearman_reference_values():
+    from fer_sklearn.interpret._sanity import _spearman, _ssim
+    rng = np.random.RandomState(0)
+    a = rng.rand(3, 32, 32)
+    assert np.allclose(_ssim(a, a), 1) and np.allclose(_spearman(a, a), 1)
+    assert np.allclose(_spearman(a, -a), -1) and np.allclose(_ssim(a, 2 * a + 5), 1)
+    assert np.all(_ssim(a, rng.rand(3, 32, 32)) < 0.2)
+    assert np.allclose(_ssim(a, a[::-1]), _ssim(a[::-1], a))
+
+
+def test_most_confused_pairs():
+    cm = np.array([[5, 3, 2], [0, 10, 0], [1, 1, 0]])
+    pairs = most_confused_pairs(cm, labels=["a", "b", "c"], top=2)
+    assert pairs.to_dict("list") == {"true": ["c", "c"], "predicted": ["a", "b"],
+                                     "rate": [0.5, 0.5]}
+    counts = most_confused_pairs(cm, normalize=False, top=None)
+    assert counts["count"].tolist() == [3, 2, 1, 1, 0, 0] and len(counts) == 6
+    assert most_confused_pairs(np.zeros((2, 2)))["rate"].tolist() == [0, 0]
+    with pytest.raises(ValueError, match="square"):
+        most_confused_pairs(np.ones((2, 3)))
+
+
+def test_displays(cnn, faces):
+    X, y = faces.data[:3], faces.target[:3]
+    disp = SaliencyDisplay.from_estimator(cnn, X, y, method="gradcam")
+    assert disp.ax_.shape == (3, 3) and disp.figure_ is disp.ax_[0, 0].figure
+    title = disp.ax_[0, 0].get_title()
+    assert f"true: {faces.target_names[y[0]]}" in title and "pred: " in title
+    fig, ax = plt.subplots(3, 3)
+    assert SaliencyDisplay.from_estimator(cnn, X, ax=ax).figure_ is fig
+
+    filt = FilterDisplay.from_estimator(cnn, "relu2_1", [3, 4, 5], n_steps=4, n_cols=2,
+                                        random_state=0)
+    assert filt.ax_.shape == (2, 2) and filt.ax_[0, 1].get_title() == "filter 4"
+    assert not filt.ax_[1, 1].images  # the spare cell stays empty
+
+    act = ActivationDisplay.from_estimator(cnn, faces.images[0], "relu1_1", channels=[0, 7])
+    assert act.activations.shape == (2, 48, 48) and act.ax_[0, 1].get_title() == "channel 7"
+    with pytest.raises(ValueError, match="one image"):
+        ActivationDisplay.from_estimator(cnn, X, "relu1_1")
+    with pytest.raises(ValueError, match="must hold 9 axes"):
+        SaliencyDisplay(faces.images[:3], faces.images[:3]).plot(ax=ax[0])
+    plt.close("all")
