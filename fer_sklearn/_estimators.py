@@ -499,9 +499,11 @@ class FERCNNClassifier(_BaseFERClassifier):
     dropout : float, default=0.3
         Dropout before the linear head.
     {common}
+
     Attributes
     ----------
     {attributes}
+
     See Also
     --------
     FERDNNClassifier : the parameter-matched multilayer perceptron.
@@ -593,6 +595,7 @@ class FERDNNClassifier(_BaseFERClassifier):
         or an unfitted one that has ``count_params`` (evaluated for the data
         passed to ``fit``).
     {common}
+
     Attributes
     ----------
     {attributes}

@@ -180,6 +180,11 @@ class RandomShift(Callback):
     def shift(self, X):
         """Shift each image of ``X`` by a fresh random offset.
 
+        Parameters
+        ----------
+        X : tensor of shape (n, channels, H, W)
+            The images; not modified.
+
         Returns
         -------
         shifted : tensor of the shape of ``X``
@@ -232,7 +237,17 @@ class PiecewiseConstantLR(Callback):
         return self
 
     def lr_at(self, epoch):
-        """Learning rate of 1-based ``epoch``."""
+        """Learning rate of 1-based ``epoch``.
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch number, starting at 1.
+
+        Returns
+        -------
+        lr : float
+        """
         index = sum(epoch > m for m in self.milestones)
         return self.values[index]
 

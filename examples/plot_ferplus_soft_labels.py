@@ -1,0 +1,142 @@
+"""
+FER+ soft labels
+================
+
+FER+ (Barsoum et al., 2016) gives each FER2013 face ten crowd votes over
+eight emotions. Instead of training on the majority label alone, a network
+can be trained on the vote *distribution* -- "soft labels" -- which tells it
+how ambiguous each face is. This example shows the mechanics:
+
+1. votes -> majority labels and vote shares, as
+   ``load_fer2013(..., labels="ferplus-proba")`` returns them;
+2. a skorch net trained with cross-entropy on the vote shares, next to the
+   same net trained on the majority labels.
+
+With ``FER2013_PATH`` set and the FER+ file ``fer2013new.csv`` beside it (or
+named by ``FERPLUS_PATH``), it uses the real votes of 1,200 training faces.
+Otherwise -- as when this documentation is built -- the votes are
+**simulated**: each synthetic face gets ten votes drawn from a noise model
+written below, so the numbers only demonstrate the mechanics and say nothing
+about FER+.
+"""
+
+# %%
+# Votes
+# -----
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from skorch import NeuralNet
+from sklearn.model_selection import train_test_split
+
+from fer_sklearn import EMOTIONS
+from fer_sklearn.callbacks import RandomFlip
+from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013, make_faces
+
+fer2013 = os.environ.get("FER2013_PATH")
+ferplus = os.environ.get("FERPLUS_PATH") or (
+    fer2013 and str(Path(fer2013).with_name("fer2013new.csv")))
+
+if fer2013 and ferplus and Path(ferplus).is_file():
+    plus = load_fer2013(fer2013, usage="Training", labels="ferplus-proba",
+                        ferplus_path=ferplus)
+    keep, _ = train_test_split(np.arange(len(plus.target)), train_size=1200,
+                               stratify=plus.target, random_state=0)
+    X, majority, proba = plus.data[keep], plus.target[keep], plus.target_proba[keep]
+    class_names = FERPLUS_CLASSES
+    print("real FER+ votes")
+else:
+    # Simulated annotators: each face of emotion k is seen as k with a
+    # per-face clarity in [0.4, 1]; otherwise the vote goes to an emotion
+    # often confused with k (fear-surprise, angry-disgust, sad-neutral ...)
+    # or, rarely, to any emotion.
+    faces = make_faces(1200, random_state=0)
+    X, true = faces.data, faces.target
+    class_names = EMOTIONS
+    confusable = {0: [1, 4], 1: [0, 4], 2: [5, 4], 3: [6], 4: [6, 2], 5: [2], 6: [4, 3]}
+    rng = np.random.default_rng(0)
+    votes = np.zeros((len(true), len(EMOTIONS)))
+    for i, k in enumerate(true):
+        clarity = rng.uniform(0.4, 1.0)
+        p = np.full(len(EMOTIONS), 0.05 * (1 - clarity) / len(EMOTIONS))
+        p[confusable[k]] += 0.95 * (1 - clarity) / len(confusable[k])
+        p[k] += clarity
+        votes[i] = rng.multinomial(10, p / p.sum())
+    # The same reduction as load_fer2013(labels="ferplus-proba"): majority
+    # label, rows with a tied top vote dropped, and the vote shares.
+    top = votes.max(axis=1)
+    unique_top = (votes == top[:, None]).sum(axis=1) == 1
+    X, votes, true = X[unique_top], votes[unique_top], true[unique_top]
+    majority, proba = votes.argmax(axis=1), votes / votes.sum(axis=1, keepdims=True)
+    print(f"simulated votes; {unique_top.mean():.0%} of the faces have a unique majority, "
+          f"and it is the drawn emotion for {(majority == true).mean():.0%} of those")
+
+print("vote shares of the first face:",
+      {c: round(float(p), 2) for c, p in zip(class_names, proba[0])}, "-> majority", class_names[majority[0]])
+
+# %%
+# How ambiguous are the faces? The share of votes that the majority label
+# got, per face: 1 means unanimous.
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.hist(proba.max(axis=1), bins=np.linspace(0.1, 1.0, 10), rwidth=0.9)
+ax.set(xlabel="share of votes for the majority label", ylabel="faces")
+fig.tight_layout()
+
+# %%
+# Training on soft labels
+# -----------------------
+# :class:`torch.nn.CrossEntropyLoss` accepts class probabilities as targets,
+# so a plain :class:`skorch.NeuralNet` trains on the vote shares directly;
+# the hard-label net gets the majority labels. Everything else is the same:
+# module, seed, epochs, and a :class:`~fer_sklearn.callbacks.RandomFlip`
+# augmentation (a callback works on any skorch net).
+n_classes = proba.shape[1]
+images = torch.from_numpy(((X - X.mean()) / X.std()).astype(np.float32)).reshape(-1, 1, 48, 48)
+train, test = train_test_split(np.arange(len(X)), test_size=0.25, stratify=majority,
+                               random_state=0)
+
+
+def tiny_cnn():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, n_classes),
+    )
+
+
+def fit(targets):
+    torch.manual_seed(0)
+    net = NeuralNet(tiny_cnn(), criterion=torch.nn.CrossEntropyLoss,
+                    optimizer=torch.optim.AdamW, lr=3e-3, max_epochs=6, batch_size=64,
+                    train_split=None, verbose=0, callbacks=[RandomFlip(random_state=0)])
+    return net.fit(images[train], targets[train])
+
+
+soft = fit(torch.from_numpy(proba.astype(np.float32)))
+hard = fit(torch.from_numpy(majority.astype(np.int64)))
+
+# %%
+# Evaluation
+# ----------
+# Two questions on the held-out faces: is the top class the majority label
+# (accuracy), and how well do the predicted probabilities match the vote
+# shares (cross-entropy against the votes; lower is better)?
+for name, net in [("soft labels", soft), ("majority labels", hard)]:
+    predicted = torch.softmax(torch.as_tensor(net.predict_proba(images[test])), dim=1).numpy()
+    accuracy = (predicted.argmax(axis=1) == majority[test]).mean()
+    cross_entropy = -(proba[test] * np.log(predicted + 1e-12)).sum(axis=1).mean()
+    print(f"{name:>16}: accuracy {accuracy:.3f}, cross-entropy to the votes "
+          f"{cross_entropy:.3f}")
+
+# %%
+# With the simulated votes the ambiguity of a face is drawn at random,
+# independently of what the face shows, so there is nothing in the image for
+# the soft-label net to learn about it beyond the class-level confusions. On
+# the real FER+ votes the ambiguity is a property of the faces themselves;
+# measure it on FER+ before drawing conclusions.
