@@ -78,7 +78,7 @@ numpydoc_validation_exclude = {r"(^|\.)_"}
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",        # executed; quickstart.py is shown only
+    "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
     "backreferences_dir": "gen_modules/backreferences",
     "doc_module": ("fer_sklearn",),

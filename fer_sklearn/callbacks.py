@@ -61,12 +61,21 @@ def _image_batch(batch, name):
     return X
 
 
-def _check_probability(p, name):
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name}: p must be in [0, 1]; got {p!r}")
+class _RandomAugmentation(Callback):
+    """An augmentation applied with probability ``p``, drawn from its own seeded generator."""
+
+    def __init__(self, p=0.5, random_state=None):
+        self.p = p
+        self.random_state = random_state
+
+    def initialize(self):
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: p must be in [0, 1]; got {self.p!r}")
+        self.generator_ = _generator(self.random_state)
+        return self
 
 
-class EpochMirror(Callback):
+class EpochMirror(_RandomAugmentation):
     """The study's augmentation: mirror the whole training set for an epoch.
 
     At the start of each epoch, with probability ``p`` every training image of
@@ -83,13 +92,8 @@ class EpochMirror(Callback):
         Seeds the choices.
     """
 
-    def __init__(self, p=0.5, random_state=None):
-        self.p = p
-        self.random_state = random_state
-
     def initialize(self):
-        _check_probability(self.p, type(self).__name__)
-        self.generator_ = _generator(self.random_state)
+        super().initialize()
         self.mirror_ = "none"
         return self
 
@@ -109,7 +113,7 @@ class EpochMirror(Callback):
         X.copy_(X.flip(dim))
 
 
-class RandomFlip(Callback):
+class RandomFlip(_RandomAugmentation):
     """Flip each training image left-right independently with probability ``p``.
 
     The number of images flipped in each batch is recorded in the batch history
@@ -121,14 +125,6 @@ class RandomFlip(Callback):
     random_state : int, RandomState instance or None, default=None
     """
 
-    def __init__(self, p=0.5, random_state=None):
-        self.p = p
-        self.random_state = random_state
-
-    def initialize(self):
-        _check_probability(self.p, type(self).__name__)
-        self.generator_ = _generator(self.random_state)
-        return self
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:

@@ -11,16 +11,6 @@ distributed = pytest.importorskip("distributed")
 from fer_sklearn import FERCNNClassifier  # noqa: E402
 
 
-def _faces(n, seed=0):
-    """Random 48x48 images with a bright patch whose place depends on the class."""
-    rng = np.random.RandomState(seed)
-    y = rng.randint(0, 3, n)
-    X = rng.randint(0, 156, (n, 48, 48)).astype(np.float32)
-    for k in range(3):
-        X[y == k, 12 * k:12 * k + 12, 10:30] += 100
-    return X.reshape(n, -1), y
-
-
 def _search():
     return GridSearchCV(
         FERCNNClassifier(n_filters=4, n_blocks=2, convs_per_block=1, max_epochs=2,
@@ -40,8 +30,8 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
-def test_grid_search_on_dask_matches_sequential(one_torch_thread):
-    X, y = _faces(160)
+def test_grid_search_on_dask_matches_sequential(one_torch_thread, patch_faces):
+    X, y = patch_faces(160)
     sequential = _search().fit(X, y)
 
     # Loopback only, no dashboard: nothing is exposed beyond this machine.

@@ -17,19 +17,10 @@ from fer_sklearn import FERCNNClassifier, FERDNNClassifier  # noqa: E402
 from fer_sklearn._persistence import load, save  # noqa: E402
 
 
-def _faces(n, seed=0):
-    """Random 48x48 images with a bright patch whose place depends on the class."""
-    rng = np.random.RandomState(seed)
-    y = rng.randint(0, 3, n)
-    X = rng.randint(0, 156, (n, 48, 48)).astype(np.float32)
-    for k in range(3):
-        X[y == k, 12 * k:12 * k + 12, 10:30] += 100
-    return X.reshape(n, -1), np.array(["angry", "happy", "sad"])[y]
-
-
 @pytest.fixture(scope="module")
-def faces():
-    return _faces(120)
+def faces(patch_faces):
+    X, y = patch_faces(120)
+    return X, np.array(["angry", "happy", "sad"])[y]
 
 
 @pytest.fixture(scope="module")
