@@ -164,13 +164,17 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, image_shape = _flatten_images(X)
+        self._check_image_shape(image_shape)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._standardise(X)
+
+    def _check_image_shape(self, image_shape):
+        """Refuse image-shaped input whose (H, W) differs from the fitted one."""
         if image_shape is not None and image_shape != tuple(self.image_shape_):
             raise ValueError(
                 f"X holds images of shape {image_shape}, but {type(self).__name__} "
                 f"was fitted on images of shape {tuple(self.image_shape_)}"
             )
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self._standardise(X)
 
     def _standardise(self, X):
         X = (X - np.float32(self.pixel_mean_)) / np.float32(self.pixel_std_)
@@ -323,13 +327,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "net_")
         X, image_shape = _flatten_images(X)
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not warm)
-        if not warm:
+        if warm:
+            self._check_image_shape(image_shape)
+        else:
             self._learn_scaling(X, image_shape)
-        elif image_shape is not None and image_shape != tuple(self.image_shape_):
-            raise ValueError(
-                f"warm_start=True: X holds images of shape {image_shape}, but the "
-                f"first fit used {tuple(self.image_shape_)}"
-            )
         y = self._encode_targets(y, warm)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max - 1))
         X_train, y_train, valid = self._split(X, y, seed)

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from ..datasets import USAGES
 from ._study import CLIError, class_names, labelled_data, one_line, read_data, run_study
 
 PROG = "fer-sklearn"
@@ -251,7 +252,7 @@ def build_parser():
                        help="network type (default: %(default)s)")
     train.add_argument("--data", help="FER2013 CSV or image folder; default: synthetic faces")
     train.add_argument("--usage", default="Training",
-                       choices=("Training", "PublicTest", "PrivateTest", "all"),
+                       choices=(*USAGES, "all"),
                        help="rows of --data to train on, if it has a Usage column "
                             "(default: %(default)s)")
     train.add_argument("--n-samples", type=_n_samples, default=3000,
@@ -272,7 +273,7 @@ def build_parser():
     evaluate.add_argument("--data", help="FER2013 CSV or image folder; default: synthetic "
                           "faces (seed 1: not those 'train' draws by default)")
     evaluate.add_argument("--usage", default="PublicTest",
-                          choices=("Training", "PublicTest", "PrivateTest", "all"),
+                          choices=(*USAGES, "all"),
                           help="rows of --data to score, if it has a Usage column "
                                "(default: %(default)s)")
     evaluate.add_argument("--n-samples", type=_n_samples, default=1000,
