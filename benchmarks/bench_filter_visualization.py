@@ -5,6 +5,12 @@ gradient-ascent steps. "batched" optimises all 64 images in one batch per
 step (what ``visualize_filters`` does); "sequential" calls it once per filter.
 Each is timed ``--repeats`` times and the median is reported.
 
+To show how much any batching could gain, the script also counts the
+floating-point work of the batched run (torch's FlopCounterMode: convolution
+forward and input-gradient work) and divides it by the rate this machine
+reaches on a large matrix product: no implementation of these steps can be
+faster than that time, so ``sequential / that time`` bounds the speed-up.
+
 Usage::
 
     python benchmarks/bench_filter_visualization.py [--n-steps 64] [--repeats 3] [--threads 2]
@@ -16,6 +22,7 @@ import time
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from fer_sklearn import FERCNNClassifier
 from fer_sklearn.datasets import make_faces
@@ -29,6 +36,13 @@ def median_seconds(function, repeats):
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times)), times
+
+
+def matmul_flops_per_second(repeats, size=2048):
+    """This machine's dense float32 rate: the median over ``repeats`` products."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    seconds, _ = median_seconds(lambda: [a @ b for _ in range(4)], repeats)
+    return 4 * 2 * size ** 3 / seconds
 
 
 def main():
@@ -59,11 +73,20 @@ def main():
     batched()  # warm-up (allocator, oneDNN kernels)
     t_batched, all_batched = median_seconds(batched, args.repeats)
     t_sequential, all_sequential = median_seconds(sequential, args.repeats)
+    with FlopCounterMode(display=False) as counter:
+        batched()
+    flops = counter.get_total_flops()
+    peak = matmul_flops_per_second(args.repeats)
+    t_bound = flops / peak
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}")
     print(f"layer {args.layer}, 64 filters, {args.n_steps} steps, median of {args.repeats} runs")
     print(f"batched    : {t_batched:8.2f} s  (runs: {', '.join(f'{t:.2f}' for t in all_batched)})")
     print(f"sequential : {t_sequential:8.2f} s  (runs: {', '.join(f'{t:.2f}' for t in all_sequential)})")
     print(f"speed-up   : {t_sequential / t_batched:8.1f}x")
+    print(f"work       : {flops / 1e9:8.1f} GFLOP in the batched run, {flops / 1e9 / t_batched:.0f} GFLOP/s")
+    print(f"matmul rate: {peak / 1e9:8.0f} GFLOP/s ({2048}x{2048} float32 products)")
+    print(f"bound      : {t_bound:8.2f} s at the matmul rate, so at most "
+          f"{t_sequential / t_bound:.1f}x over sequential")
 
 
 if __name__ == "__main__":

@@ -39,10 +39,10 @@ fig.tight_layout()
 # %%
 # Where the label is
 # ------------------
-# With ``return_masks=True`` each face comes with a mask: 1 on the region of
-# the eyes and brows, 2 on the mouth. All the label information lies inside
-# these regions, which makes the synthetic faces a ground truth for checking
-# saliency maps (see :ref:`sphx_glr_auto_examples_plot_saliency.py`).
+# With ``return_masks=True`` each face comes with a mask: 1 on this face's
+# eyes and brows, 2 on its mouth, each grown by about 2 pixels. The shapes
+# inside carry the label, which makes the synthetic faces a ground truth for
+# checking saliency maps (see :ref:`sphx_glr_auto_examples_plot_saliency.py`).
 fig, axes = plt.subplots(2, 7, figsize=(10, 3.2))
 for k, name in enumerate(EMOTIONS):
     i = order[10 * k]

@@ -71,12 +71,8 @@ def test_saliency_concentrates_on_eyes_and_mouth(cnn, faces, method):
     X, mask = faces.data[1200:], faces.masks[1200:] > 0
     assert (cnn.predict(X) == faces.target[1200:]).mean() > 0.6
     share = _mass_share(saliency_map(cnn, X, method=method), mask).mean()
-    area = mask.mean()
-    # Saliency per pixel is at least twice as dense inside the eyes/brows and
-    # mouth boxes as outside them. (The boxes cover 36% of the image, so the
-    # share of mass inside could at most be 2.8 times the area share.)
-    density_ratio = (share / area) / ((1 - share) / (1 - area))
-    assert density_ratio >= 2, (share, area, density_ratio)
+    area = mask.mean()  # the faces' own brows, eyes and mouth: about 14% of the image
+    assert share >= 2 * area, (share, area)
 
 
 @pytest.fixture(scope="module")
@@ -152,16 +148,17 @@ def test_layers_and_activations(cnn, faces):
 
 
 def test_gradient_ascent_raises_every_filter_and_is_deterministic(cnn):
-    # Plain ascent (no regularisers): every filter rises well, most 10x and
-    # more (filters already active on gray start high and gain least).
-    plain = visualize_filters(cnn, "relu3_2", l2=0, jitter=0, blur=0, random_state=0)
+    # Plain ascent (no regularisers) raises every filter at least 10x above
+    # its value on the starting image. Filters already active on gray (bias-like
+    # ones, about 0.5 on any face) need long, large steps to get there.
+    plain = visualize_filters(cnn, "relu3_2", l2=0, jitter=0, blur=0, lr=0.5, n_steps=256,
+                              random_state=0)
     assert plain.images.shape == (32, 48, 48)
     assert np.array_equal(plain.filters, np.arange(32))
-    start = np.maximum(plain.initial_activations, 1e-6)
-    plain_gain = plain.activations / start
-    assert plain_gain.min() >= 2 and np.median(plain_gain) >= 10, plain_gain
-    # The regularisers trade some activation for smoother images, but every
-    # filter still rises, most of them 10x.
+    plain_gain = plain.activations / np.maximum(plain.initial_activations, 1e-6)
+    assert plain_gain.min() >= 10, plain_gain
+    # With the default regularisers (which trade activation for smoother
+    # images) every filter still rises, most of them 10x and more.
     regular = visualize_filters(cnn, "relu3_2", random_state=0)
     gain = regular.activations / np.maximum(regular.initial_activations, 1e-6)
     assert gain.min() > 1 and np.median(gain) >= 10, (gain.min(), np.median(gain))

@@ -482,9 +482,9 @@ def _saliency(results, cnn, data, settings, seed, folder, say):
         n = min(settings["n_mask"], len(X))
         results["saliency"]["mask"] = _mask_shares(cnn, X[:n], data.masks[:n], say)
         results["saliency"]["mask_faces"] = n
-        blocks.append(("Where does the saliency fall? On synthetic faces all class evidence "
-                       "lies in the eyes-and-brows and mouth regions (the make_faces masks), "
-                       "which cover ", Num("saliency.mask.area.both", ".0%"), " of the image "
+        blocks.append(("Where does the saliency fall? On synthetic faces the class is carried "
+                       "by the shapes of the brows, eyes and mouth; the make_faces masks (each "
+                       "face's own features, grown by about 2 pixels) cover ", Num("saliency.mask.area.both", ".0%"), " of the image "
                        "on average over ", Num("saliency.mask_faces", "d"), " test faces."))
     else:
         blocks.append(("Real faces come without region masks, so the share of saliency on "

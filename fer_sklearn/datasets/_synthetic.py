@@ -34,10 +34,10 @@ _PROTOTYPES = np.array([
 _NEUTRAL = _PROTOTYPES[EMOTIONS.index("neutral")]
 _PARAM_JITTER = np.array([0.012, 0.03, 0.03, 0.03, 0.02, 0.006, 0.03, 0.02, 0.015])
 _MOUTH_V = 0.52  # mean mouth height in the face frame
-# Mask regions in the face frame: (|u| max, v min, v max); the mouth box is
-# relative to each face's mouth height.
-_EYE_BOX = (0.78, -0.86, 0.06)
-_MOUTH_BOX = (0.58, -0.27, 0.40)
+# The masks are each face's own drawn features grown by this margin, in
+# face-frame units (about 2 pixels at 48x48): a feature's evidence is its
+# shape, so a saliency map that explains it lies on and around its edges.
+_MASK_MARGIN = 0.1
 _CHUNK = 512
 
 _DESCR = """\
@@ -113,8 +113,16 @@ def _render(p, grid, rng):
     image = image + hair_alpha * (np.nan_to_num(col["hair"]) - image)
     image = image + _ramp(face, 0.1) * (col["skin"] - image)
 
-    eye = ((au - col["eye_x"]) / 0.14) ** 2 + ((v - col["eye_y"]) / (col["eye_h"] + 1e-3)) ** 2 - 1
-    alpha = _ramp(eye, 0.6)
+    def eye(grow=0.0):  # < 0 inside the eye ellipse grown by ``grow``
+        return (((au - col["eye_x"]) / (0.14 + grow)) ** 2
+                + ((v - col["eye_y"]) / (col["eye_h"] + 1e-3 + grow)) ** 2 - 1)
+
+    def open_mouth(grow=0.0):
+        return ((u / (col["open_w"] + 1e-3 + grow)) ** 2
+                + ((v - col["mouth_v"] - 0.5 * col["open_h"]) / (col["open_h"] + 1e-3 + grow)) ** 2
+                - 1)
+
+    alpha = _ramp(eye(), 0.6)
     # Brow: a thick segment from the inner end (|u| = 0.14) to the outer (0.62).
     t = np.clip((au - 0.14) / 0.48, 0, 1)
     brow_v = col["brow_in"] + t * (col["brow_out"] - col["brow_in"])
@@ -126,9 +134,7 @@ def _render(p, grid, rng):
     line_v = (col["mouth_v"] + col["mouth_k"] * (1 - (u / w) ** 2) + col["mouth_tilt"] * u)
     line = np.maximum(np.abs(v - line_v) - col["mouth_t"], au - w)
     alpha = np.maximum(alpha, _ramp(line, soft / 2))
-    open_ = ((u / (col["open_w"] + 1e-3)) ** 2
-             + ((v - col["mouth_v"] - 0.5 * col["open_h"]) / (col["open_h"] + 1e-3)) ** 2 - 1)
-    alpha = np.maximum(alpha, _ramp(open_, 0.5))
+    alpha = np.maximum(alpha, _ramp(open_mouth(), 0.5))
     image = image + alpha * (col["feature"] - image)
 
     occluder = np.maximum(np.abs(gx - col["occ_x"]) - col["occ_w"],
@@ -139,9 +145,8 @@ def _render(p, grid, rng):
     image = np.clip(image, 0, 255).astype(np.float32)
 
     masks = np.zeros(image.shape, np.int8)
-    masks[(au <= _EYE_BOX[0]) & (v >= _EYE_BOX[1]) & (v <= _EYE_BOX[2])] = 1
-    mouth_dv = v - col["mouth_v"]
-    masks[(au <= _MOUTH_BOX[0]) & (mouth_dv >= _MOUTH_BOX[1]) & (mouth_dv <= _MOUTH_BOX[2])] = 2
+    masks[(eye(_MASK_MARGIN) <= 0) | (brow <= _MASK_MARGIN)] = 1
+    masks[(line <= _MASK_MARGIN) | (open_mouth(_MASK_MARGIN) <= 0)] = 2
     return image, masks
 
 
@@ -205,10 +210,11 @@ def make_faces(n_samples=1000, *, image_size=48, noise=0.05, random_state=None,
         masks : ndarray of shape (n_samples, image_size, image_size), int8
             Only with ``return_masks=True``: 1 on the eyes-and-brows region,
             2 on the mouth region, 0 elsewhere (the rest of the face and the
-            background). The regions are boxes in each face's own (rotated,
-            scaled) frame that contain the drawn brows, eyes and mouth for
-            every emotion; all label information lies inside them, and they
-            are given whether or not an occluding patch covers them.
+            background). The regions are this face's own drawn brows, eyes
+            and mouth, grown by about 2 pixels (at 48x48) so that they
+            include the features' edges; together they cover about 14% of
+            the image. The label is carried by the shapes in these regions,
+            and they are given whether or not an occluding patch covers them.
         DESCR : str
             A description of how the faces are drawn.
 
