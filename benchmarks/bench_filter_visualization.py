@@ -38,7 +38,10 @@ def median_seconds(function, repeats):
     return float(np.median(times)), times
 
 
-def matmul_flops_per_second(repeats, size=2048):
+MATMUL_SIZE = 2048
+
+
+def matmul_flops_per_second(repeats, size=MATMUL_SIZE):
     """This machine's dense float32 rate: the median over ``repeats`` products."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     seconds, _ = median_seconds(lambda: [a @ b for _ in range(4)], repeats)
@@ -83,8 +86,10 @@ def main():
     print(f"batched    : {t_batched:8.2f} s  (runs: {', '.join(f'{t:.2f}' for t in all_batched)})")
     print(f"sequential : {t_sequential:8.2f} s  (runs: {', '.join(f'{t:.2f}' for t in all_sequential)})")
     print(f"speed-up   : {t_sequential / t_batched:8.1f}x")
-    print(f"work       : {flops / 1e9:8.1f} GFLOP in the batched run, {flops / 1e9 / t_batched:.0f} GFLOP/s")
-    print(f"matmul rate: {peak / 1e9:8.0f} GFLOP/s ({2048}x{2048} float32 products)")
+    print(f"work       : {flops / 1e9:8.1f} GFLOP in the batched run, "
+          f"{flops / 1e9 / t_batched:.0f} GFLOP/s")
+    print(f"matmul rate: {peak / 1e9:8.0f} GFLOP/s "
+          f"({MATMUL_SIZE}x{MATMUL_SIZE} float32 products)")
     print(f"bound      : {t_bound:8.2f} s at the matmul rate, so at most "
           f"{t_sequential / t_bound:.1f}x over sequential")
 

@@ -184,10 +184,10 @@ def json_ready(value):
 # ------------------------------------------------------------------ settings
 # Synthetic presets are sized for 2 CPU cores: the default study in about
 # 2 minutes on idle cores (well under 5 even on shared ones), --quick as a
-# smoke test of every step (see docs/study.rst for measurements). Such short runs learn faster with the
-# CNN's rate at 0.01 (1,400 faces, 8 epochs: 57% test accuracy; 5 epochs: 40%,
-# against 33% at the default 3e-3). On a FER2013 file the
-# CNN gets the estimator's own recipe (lr None: its default).
+# smoke test of every step (see docs/study.rst for measurements). Such short
+# runs learn faster with the CNN's rate at 0.01 (1,400 faces, 8 epochs: 57%
+# test accuracy; 5 epochs: 40%, against 33% at the default 3e-3). On a
+# FER2013 file the CNN gets the estimator's own recipe (lr None: its default).
 _PRESETS = {
     ("synthetic", False): dict(n_samples=4000, n_filters=16, n_blocks=3, epochs=12, lr=1e-2),
     ("synthetic", True): dict(n_samples=1000, n_filters=8, n_blocks=3, epochs=4, lr=1e-2),
@@ -484,7 +484,8 @@ def _saliency(results, cnn, data, settings, seed, folder, say):
         results["saliency"]["mask_faces"] = n
         blocks.append(("Where does the saliency fall? On synthetic faces the class is carried "
                        "by the shapes of the brows, eyes and mouth; the make_faces masks (each "
-                       "face's own features, grown by about 2 pixels) cover ", Num("saliency.mask.area.both", ".0%"), " of the image "
+                       "face's own features, grown by about 2 pixels) cover ",
+                       Num("saliency.mask.area.both", ".0%"), " of the image "
                        "on average over ", Num("saliency.mask_faces", "d"), " test faces."))
     else:
         blocks.append(("Real faces come without region masks, so the share of saliency on "

@@ -63,6 +63,11 @@ def _ramp(distance, width):
     return np.clip(0.5 - distance / width, 0.0, 1.0)
 
 
+def _ellipse(dx, dy, half_x, half_y):
+    """Implicit ellipse: < 0 inside, 0 on the border, > 0 outside."""
+    return (dx / half_x) ** 2 + (dy / half_y) ** 2 - 1
+
+
 def _draw_params(n, rng, noise):
     """All random choices for ``n`` faces, drawn in one go (so chunking is invisible)."""
     y = rng.permutation(np.arange(n) % len(EMOTIONS))
@@ -107,20 +112,20 @@ def _render(p, grid, rng):
 
     image = col["background"] + col["light"] * (
         np.cos(col["light_dir"]) * gx + np.sin(col["light_dir"]) * gy)
-    face = (u / col["face_a"]) ** 2 + (v / col["face_b"]) ** 2 - 1
+    face = _ellipse(u, v, col["face_a"], col["face_b"])
     hair_alpha = _ramp(face - 0.25, 0.1) * _ramp(v - col["hair_line"], soft)
     hair_alpha = np.where(np.isnan(col["hair"]), 0.0, hair_alpha)
     image = image + hair_alpha * (np.nan_to_num(col["hair"]) - image)
     image = image + _ramp(face, 0.1) * (col["skin"] - image)
 
-    def eye(grow=0.0):  # < 0 inside the eye ellipse grown by ``grow``
-        return (((au - col["eye_x"]) / (0.14 + grow)) ** 2
-                + ((v - col["eye_y"]) / (col["eye_h"] + 1e-3 + grow)) ** 2 - 1)
+    # The eyes and the open mouth are ellipses; ``grow`` widens them for the masks.
+    def eye(grow=0.0):
+        return _ellipse(au - col["eye_x"], v - col["eye_y"], 0.14 + grow,
+                        col["eye_h"] + 1e-3 + grow)
 
     def open_mouth(grow=0.0):
-        return ((u / (col["open_w"] + 1e-3 + grow)) ** 2
-                + ((v - col["mouth_v"] - 0.5 * col["open_h"]) / (col["open_h"] + 1e-3 + grow)) ** 2
-                - 1)
+        return _ellipse(u, v - col["mouth_v"] - 0.5 * col["open_h"],
+                        col["open_w"] + 1e-3 + grow, col["open_h"] + 1e-3 + grow)
 
     alpha = _ramp(eye(), 0.6)
     # Brow: a thick segment from the inner end (|u| = 0.14) to the outer (0.62).
