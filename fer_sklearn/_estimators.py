@@ -31,10 +31,12 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
-from .callbacks import EpochMirror, PiecewiseConstantLR, RandomFlip, RandomShift, RecordLR
+from .callbacks import (
+    EpochMirror, PiecewiseConstantLR, RandomAffine, RandomFlip, RandomShift, RecordLR,
+)
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-_AUGMENTS = ("none", "study", "flip", "flip_shift")
+_AUGMENTS = ("none", "study", "flip", "flip_shift", "flip_affine")
 _SCHEDULES = ("none", "study", "cosine", "onecycle", "plateau")
 _HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "dur"]
 
@@ -244,9 +246,12 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         if augment == "study":
             return [("augment_mirror", EpochMirror(p=0.5, random_state=seed))]
         callbacks = [("augment_flip", RandomFlip(p=0.5, random_state=seed))]
+        shift = max(1, round(0.08 * min(self.image_shape_)))  # 4 px on 48x48
         if augment == "flip_shift":
-            shift = max(1, round(0.08 * min(self.image_shape_)))  # 4 px on 48x48
             callbacks.append(("augment_shift", RandomShift(shift, random_state=seed + 1)))
+        elif augment == "flip_affine":
+            callbacks.append(("augment_affine", RandomAffine(
+                degrees=10, scale=(0.9, 1.1), max_shift=shift, random_state=seed + 1)))
         return callbacks
 
     def _schedule_callbacks(self, n_train, has_valid):
@@ -411,14 +416,17 @@ _COMMON_DOC = """
     optimizer : {{"adam", "adamw", "sgd"}} or torch optimizer class, default="adamw"
         ``"sgd"`` uses Nesterov momentum 0.9.
     weight_decay : float, default={weight_decay}
-    augment : {{"none", "study", "flip", "flip_shift"}} or None, default={augment!r}
+    augment : {{"none", "study", "flip", "flip_shift", "flip_affine"}} or None, default={augment!r}
         Training augmentation, by the callbacks of :mod:`fer_sklearn.callbacks`:
         ``"study"`` mirrors each whole epoch left-right or up-down with
         probability 0.5 (:class:`~fer_sklearn.callbacks.EpochMirror`),
         ``"flip"`` flips each image left-right with probability 0.5
         (:class:`~fer_sklearn.callbacks.RandomFlip`), ``"flip_shift"`` adds
-        random shifts of up to 8% of the image side, 4 pixels on 48x48
-        (:class:`~fer_sklearn.callbacks.RandomShift`). Applies to 2-D images
+        random whole-pixel shifts of up to 8% of the image side, 4 pixels on
+        48x48 (:class:`~fer_sklearn.callbacks.RandomShift`), ``"flip_affine"``
+        instead adds a random rotation of up to 10 degrees, zoom in [0.9, 1.1]
+        and shift of up to 8% of the side
+        (:class:`~fer_sklearn.callbacks.RandomAffine`). Applies to 2-D images
         only; 1-row inputs (non-square pixel counts) are never augmented.
     lr_schedule : {{"none", "study", "cosine", "onecycle", "plateau"}} or None, default={lr_schedule!r}
         ``"study"``: lr 0.01 for epochs 1-10, then ``lr``; ``"cosine"``:
@@ -527,8 +535,8 @@ class FERCNNClassifier(_BaseFERClassifier):
     }
 
     def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
-                 lr=3e-3, max_epochs=30, batch_size=128, optimizer="adamw",
-                 weight_decay=0.05, augment="flip_shift", lr_schedule="onecycle",
+                 lr=3e-3, max_epochs=45, batch_size=128, optimizer="adamw",
+                 weight_decay=0.05, augment="flip_affine", lr_schedule="onecycle",
                  label_smoothing=0.1, test_time_flip=True, validation_fraction=None,
                  early_stopping=False, n_iter_no_change=5, class_weight=None,
                  warm_start=False, random_state=None, device="auto", verbose=0,

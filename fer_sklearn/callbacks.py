@@ -30,7 +30,9 @@ import torch
 import torch.nn.functional as F
 from skorch.callbacks import Callback
 
-__all__ = ["EpochMirror", "RandomFlip", "RandomShift", "PiecewiseConstantLR", "RecordLR"]
+__all__ = [
+    "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "PiecewiseConstantLR", "RecordLR",
+]
 
 
 def _generator(random_state):
@@ -199,6 +201,93 @@ class RandomShift(Callback):
         cropped = padded.gather(2, rows)
         cols = cols[:, None, None, :].expand(n, channels, height, width)
         return cropped.gather(3, cols), offsets - m
+
+
+class RandomAffine(Callback):
+    """Rotate, scale and shift each training image by its own random amounts.
+
+    Each image is resampled (bilinear) under a rotation of up to ``degrees``
+    either way, a zoom factor drawn from ``scale`` and a shift of up to
+    ``max_shift`` pixels on each axis, all drawn uniformly and independently
+    per image; pixels from outside the image are filled with ``fill_value``.
+    The mean absolute rotation of each batch, in degrees, is recorded in the
+    batch history under ``"mean_abs_rotation"``.
+
+    Parameters
+    ----------
+    degrees : float, default=10
+    scale : tuple of float, default=(0.9, 1.1)
+        Range of the zoom factor; above 1 enlarges the content.
+    max_shift : float, default=4
+        In pixels.
+    fill_value : float, default=0.0
+        For standardised inputs 0 is the mean intensity.
+    random_state : int, RandomState instance or None, default=None
+    """
+
+    def __init__(self, degrees=10, scale=(0.9, 1.1), max_shift=4, fill_value=0.0,
+                 random_state=None):
+        self.degrees = degrees
+        self.scale = scale
+        self.max_shift = max_shift
+        self.fill_value = fill_value
+        self.random_state = random_state
+
+    def initialize(self):
+        name = type(self).__name__
+        if not 0 <= self.degrees <= 180:
+            raise ValueError(f"{name}: degrees must be in [0, 180]; got {self.degrees!r}")
+        if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(
+                f"{name}: scale must be a (low, high) pair with 0 < low <= high; "
+                f"got {self.scale!r}"
+            )
+        if self.max_shift < 0:
+            raise ValueError(f"{name}: max_shift must be >= 0; got {self.max_shift!r}")
+        self.generator_ = _generator(self.random_state)
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        X = _image_batch(batch, type(self).__name__)
+        transformed, angles = self.transform(X)
+        X.copy_(transformed)
+        net.history.record_batch("mean_abs_rotation", float(angles.abs().mean()))
+
+    def transform(self, X):
+        """Apply a fresh random affine map to each image of ``X``.
+
+        Parameters
+        ----------
+        X : tensor of shape (n, channels, H, W)
+            The images; not modified.
+
+        Returns
+        -------
+        transformed : tensor of the shape of ``X``
+        angles : tensor of shape (n,)
+            The rotation of each image, in degrees.
+        """
+        n, _, height, width = X.shape
+        draws = torch.rand(4, n, generator=self.generator_, dtype=torch.float64)
+        angles = (2 * draws[0] - 1) * self.degrees
+        zoom = self.scale[0] + (self.scale[1] - self.scale[0]) * draws[1]
+        # affine_grid maps output coordinates in [-1, 1] to input coordinates:
+        # the inverse map, so rotate by -angle and divide by the zoom; a shift
+        # of s pixels is 2 s / side in those units.
+        theta = torch.deg2rad(angles)
+        cos, sin = torch.cos(theta) / zoom, torch.sin(theta) / zoom
+        shift = (2 * draws[2:] - 1) * self.max_shift
+        matrix = torch.stack([
+            torch.stack([cos, sin * height / width, -2 * shift[1] / width], dim=1),
+            torch.stack([-sin * width / height, cos, -2 * shift[0] / height], dim=1),
+        ], dim=1).to(X)
+        grid = F.affine_grid(matrix, list(X.shape), align_corners=False)
+        # grid_sample pads with zeros: sample X - fill so outside pixels become fill.
+        transformed = F.grid_sample(X - self.fill_value, grid, mode="bilinear",
+                                    padding_mode="zeros", align_corners=False)
+        return transformed + self.fill_value, angles.to(torch.float32)
 
 
 class PiecewiseConstantLR(Callback):

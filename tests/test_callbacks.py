@@ -9,6 +9,7 @@ from skorch.callbacks import LRScheduler
 from fer_sklearn.callbacks import (
     EpochMirror,
     PiecewiseConstantLR,
+    RandomAffine,
     RandomFlip,
     RandomShift,
     RecordLR,
@@ -104,6 +105,66 @@ def test_random_shift_records_and_rejects_bad_shift(images):
     assert all(b["mean_abs_shift"] > 0 for e in net.history for b in e["batches"])
     with pytest.raises(ValueError, match="max_shift"):
         _fit([RandomShift(max_shift=-1)], X, y)
+
+
+def _orientation(image):
+    """Angle (degrees, image y pointing down) of the principal axis of an intensity image."""
+    h, w = image.shape
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing="ij")
+    mass = image.double().clamp(min=0)
+    cy, cx = (mass * yy).sum() / mass.sum(), (mass * xx).sum() / mass.sum()
+    cov_xx = (mass * (xx - cx) ** 2).sum()
+    cov_yy = (mass * (yy - cy) ** 2).sum()
+    cov_xy = (mass * (xx - cx) * (yy - cy)).sum()
+    return float(torch.rad2deg(0.5 * torch.atan2(2 * cov_xy, cov_xx - cov_yy)))
+
+
+def test_random_affine_rotates_by_the_recorded_angles():
+    X = torch.zeros(32, 1, 33, 33)
+    X[:, 0, 15:18, 4:29] = 1.0  # a horizontal bar through the centre
+    affine = RandomAffine(degrees=60, scale=(1, 1), max_shift=0, random_state=0).initialize()
+    rotated, angles = affine.transform(X)
+    orientations = torch.tensor([_orientation(image[0]) for image in rotated])
+    # Whichever way the axes point, the bar turns by the drawn angle (to 2 degrees).
+    sign = 1 if torch.allclose(orientations, angles, atol=2) else -1
+    np.testing.assert_allclose(orientations, sign * angles, atol=2)
+    assert angles.abs().max() <= 60 and angles.std() > 10
+    assert torch.equal(X[:, 0, 15:18, 4:29], torch.ones(32, 3, 25))  # input untouched
+
+
+def test_random_affine_scale_shift_and_fill():
+    X = torch.rand(4, 1, 12, 12)
+    identity = RandomAffine(degrees=0, scale=(1, 1), max_shift=0, random_state=0).initialize()
+    np.testing.assert_allclose(identity.transform(X)[0], X, atol=1e-5)
+    square = torch.zeros(1, 1, 40, 40)
+    square[..., 15:25, 15:25] = 1.0
+    zoom = RandomAffine(degrees=0, scale=(2, 2), max_shift=0).initialize()
+    assert float(zoom.transform(square)[0].sum()) == pytest.approx(4 * float(square.sum()), rel=0.02)
+    shrink = RandomAffine(degrees=0, scale=(0.5, 0.5), max_shift=0, fill_value=-3.0).initialize()
+    out = shrink.transform(X)[0]
+    assert torch.all(out[..., :2, :] == -3.0) and torch.all(out[..., 4:8, 4:8] > -3.0)
+    # Shifts move a centred square's centre of mass by at most max_shift per axis.
+    squares = square.repeat(64, 1, 1, 1)
+    shift = RandomAffine(degrees=0, scale=(1, 1), max_shift=3, random_state=1).initialize()
+    moved = shift.transform(squares)[0][:, 0].double()
+    grid = torch.arange(40, dtype=torch.float64)
+    centre_y = (moved.sum(2) * grid).sum(1) / moved.sum((1, 2))
+    centre_x = (moved.sum(1) * grid).sum(1) / moved.sum((1, 2))
+    offsets = torch.stack([centre_y, centre_x]) - 19.5
+    assert offsets.abs().max() <= 3 + 1e-6 and offsets.abs().max() > 2
+    np.testing.assert_allclose(moved.sum((1, 2)), 100, rtol=1e-5)  # mass kept
+
+def test_random_affine_records_and_validates(images):
+    X, y = images
+    net, seen = _fit([RandomAffine(random_state=0)], X, y, max_epochs=2)
+    rotations = [b["mean_abs_rotation"] for e in net.history for b in e["batches"]]
+    assert len(rotations) == 2 and all(0 < r <= 10 for r in rotations)
+    assert not torch.equal(seen[0], X)
+    with pytest.raises(ValueError, match="scale"):
+        _fit([RandomAffine(scale=(1.2, 0.9))], X, y)
+    with pytest.raises(ValueError, match="degrees"):
+        _fit([RandomAffine(degrees=-1)], X, y)
 
 
 def test_piecewise_constant_lr_follows_the_study_schedule(images):
