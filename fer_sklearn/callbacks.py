@@ -237,7 +237,11 @@ class RandomAffine(Callback):
         name = type(self).__name__
         if not 0 <= self.degrees <= 180:
             raise ValueError(f"{name}: degrees must be in [0, 180]; got {self.degrees!r}")
-        if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1]:
+        try:
+            low, high = self.scale
+        except (TypeError, ValueError):
+            low = high = None
+        if low is None or not 0 < low <= high:
             raise ValueError(
                 f"{name}: scale must be a (low, high) pair with 0 < low <= high; "
                 f"got {self.scale!r}"

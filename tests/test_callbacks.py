@@ -161,8 +161,9 @@ def test_random_affine_records_and_validates(images):
     rotations = [b["mean_abs_rotation"] for e in net.history for b in e["batches"]]
     assert len(rotations) == 2 and all(0 < r <= 10 for r in rotations)
     assert not torch.equal(seen[0], X)
-    with pytest.raises(ValueError, match="scale"):
-        _fit([RandomAffine(scale=(1.2, 0.9))], X, y)
+    for scale in [(1.2, 0.9), 1.1, (0.9, 1.0, 1.1)]:
+        with pytest.raises(ValueError, match="scale"):
+            _fit([RandomAffine(scale=scale)], X, y)
     with pytest.raises(ValueError, match="degrees"):
         _fit([RandomAffine(degrees=-1)], X, y)
 
