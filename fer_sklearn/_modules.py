@@ -78,7 +78,7 @@ class FERCNN(nn.Module):
             ("fc", nn.Linear(in_channels, n_classes)),
         ]))
         # Channels-last weights make CPU (oneDNN) and cuDNN convolutions pick
-        # their faster NHWC kernels for plain NCHW input too: 1.3x per CPU
+        # their faster NHWC kernels for plain NCHW input too: 1.4x per CPU
         # training step (benchmarks/bench_channels_last.py).
         self.to(memory_format=torch.channels_last)
 
