@@ -140,7 +140,8 @@ def test_random_affine_scale_shift_and_fill():
     square = torch.zeros(1, 1, 40, 40)
     square[..., 15:25, 15:25] = 1.0
     zoom = RandomAffine(degrees=0, scale=(2, 2), max_shift=0).initialize()
-    assert float(zoom.transform(square)[0].sum()) == pytest.approx(4 * float(square.sum()), rel=0.02)
+    zoomed_area = float(zoom.transform(square)[0].sum())
+    assert zoomed_area == pytest.approx(4 * float(square.sum()), rel=0.02)
     shrink = RandomAffine(degrees=0, scale=(0.5, 0.5), max_shift=0, fill_value=-3.0).initialize()
     out = shrink.transform(X)[0]
     assert torch.all(out[..., :2, :] == -3.0) and torch.all(out[..., 4:8, 4:8] > -3.0)
@@ -154,6 +155,7 @@ def test_random_affine_scale_shift_and_fill():
     offsets = torch.stack([centre_y, centre_x]) - 19.5
     assert offsets.abs().max() <= 3 + 1e-6 and offsets.abs().max() > 2
     np.testing.assert_allclose(moved.sum((1, 2)), 100, rtol=1e-5)  # mass kept
+
 
 def test_random_affine_records_and_validates(images):
     X, y = images
