@@ -5,11 +5,12 @@ Usage::
     python benchmarks/bench_onnx_inference.py [--n-images 500] [--repeat 5]
 
 The default :class:`~fer_sklearn.FERCNNClassifier` architecture (1.17M
-parameters, ``test_time_flip=True``) is fitted for one epoch on 300 random
-faces (the weights do not matter for speed), then exported with
-:func:`fer_sklearn.export_onnx` (``input_shape="flat"``). Both paths start from
-the same float32 ``(n, 2304)`` pixels and return probabilities: PyTorch through
-``est.predict_proba`` (input validation, scaling, skorch batches of 128, both
+parameters) with 2 test-time views (``test_time_flip=True``,
+``test_time_shift=0``) is fitted for one epoch on 300 random faces (the
+weights do not matter for speed), then exported with
+:func:`fer_sklearn.export_onnx` (``input_shape="flat"``). Both paths start
+from the same float32 ``(n, 2304)`` pixels and return probabilities: PyTorch
+through ``est.predict_proba`` (input validation, scaling, skorch batches of 128, both
 flips), onnxruntime through ``session.run`` on the whole array. A third line
 runs the same torch module on the whole array at once under
 ``torch.inference_mode`` (what the ONNX graph computes), to separate the
@@ -50,7 +51,7 @@ def main():
 
     rng = np.random.RandomState(0)
     X = rng.randint(0, 256, (args.n_images, 48 * 48)).astype(np.float32)
-    est = FERCNNClassifier(max_epochs=1, random_state=0, device="cpu")
+    est = FERCNNClassifier(max_epochs=1, test_time_shift=0, random_state=0, device="cpu")
     est.fit(X[:300], rng.randint(0, 7, 300))
 
     with tempfile.TemporaryDirectory() as folder:
@@ -73,7 +74,8 @@ def main():
         "pytorch (module, one batch)": median_seconds(run_module, args.repeat),
         "onnxruntime (session.run)": median_seconds(run_onnx, args.repeat),
     }
-    print(f"{est.n_params_:,} parameters, test_time_flip=True, {args.n_images} images, "
+    print(f"{est.n_params_:,} parameters, test_time_flip=True, test_time_shift=0, "
+          f"{args.n_images} images, "
           f"median of {args.repeat} runs; torch {torch.__version__} on "
           f"{torch.get_num_threads()} threads, onnxruntime {ort.__version__} (default "
           f"threads), {os.cpu_count()} CPUs; max |proba diff| = {diff:.1e}")

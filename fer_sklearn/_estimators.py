@@ -30,6 +30,7 @@ from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ._test_time import prediction_views
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
 from .callbacks import (
     EpochMirror, PiecewiseConstantLR, RandomAffine, RandomFlip, RandomShift, RecordLR,
@@ -116,6 +117,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         "lr_schedule": [StrOptions(set(_SCHEDULES)), None],
         "label_smoothing": [Interval(numbers.Real, 0, 1, closed="left")],
         "test_time_flip": ["boolean"],
+        "test_time_shift": [Interval(numbers.Integral, 0, None, closed="left")],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -373,8 +375,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities, in batches, in eval mode and without gradients.
 
-        With ``test_time_flip=True`` (and 2-D images) the probabilities of each
-        image and its left-right mirror are averaged.
+        For 2-D images the probabilities are averaged over the test-time
+        views: each image, its left-right mirror (``test_time_flip``) and its
+        copies shifted by ``test_time_shift`` pixels up, down, left and right
+        (each mirrored too).
 
         Parameters
         ----------
@@ -386,10 +390,25 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``.
         """
         Xt = self.to_tensor(X)
-        proba = self.net_.predict_proba(Xt).astype(np.float64)
-        if self.test_time_flip and self._is_image():
-            proba = (proba + self.net_.predict_proba(Xt.flip(-1))) / 2
-        return proba
+        flip = self.test_time_flip and self._is_image()
+        views = prediction_views(Xt, flip, self._test_time_shift())
+        return np.mean([self.net_.predict_proba(view).astype(np.float64) for view in views],
+                       axis=0)
+
+    def _test_time_shift(self):
+        """The validated test-time shift in pixels; 0 for 1-row inputs, which are not shifted."""
+        if not self._is_image():
+            return 0
+        # Checked here, not only in fit: set_params may change it on a fitted
+        # estimator, and a negative pad would crop instead of shifting.
+        shift, side = self.test_time_shift, min(self.image_shape_)
+        is_int = isinstance(shift, numbers.Integral) and not isinstance(shift, bool)
+        if not is_int or not 0 <= shift < side:
+            raise ValueError(
+                f"test_time_shift must be an int in [0, {side}) for images of shape "
+                f"{self.image_shape_}; got {shift!r}"
+            )
+        return int(shift)
 
     def predict(self, X):
         """Predicted class labels.
@@ -437,6 +456,10 @@ _COMMON_DOC = """
     label_smoothing : float, default=0.1
     test_time_flip : bool, default=True
         Average predictions over each image and its mirror (2-D images only).
+    test_time_shift : int, default={test_time_shift}
+        With ``s > 0``, also average over copies of each image shifted by
+        ``s`` pixels up, down, left and right (2-D images only): 5 views, 10
+        with ``test_time_flip``, so prediction costs 5 times as much.
     validation_fraction : float in (0, 1) or None, default=None
         Share of the training data held out (stratified) to report validation
         loss and accuracy in ``history_``. With ``early_stopping`` and None,
@@ -537,10 +560,10 @@ class FERCNNClassifier(_BaseFERClassifier):
     def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
                  lr=3e-3, max_epochs=30, batch_size=128, optimizer="adamw",
                  weight_decay=0.05, augment="flip_shift", lr_schedule="onecycle",
-                 label_smoothing=0.1, test_time_flip=True, validation_fraction=None,
-                 early_stopping=False, n_iter_no_change=5, class_weight=None,
-                 warm_start=False, random_state=None, device="auto", verbose=0,
-                 callbacks=None):
+                 label_smoothing=0.1, test_time_flip=True, test_time_shift=1,
+                 validation_fraction=None, early_stopping=False, n_iter_no_change=5,
+                 class_weight=None, warm_start=False, random_state=None, device="auto",
+                 verbose=0, callbacks=None):
         self.n_filters = n_filters
         self.n_blocks = n_blocks
         self.convs_per_block = convs_per_block
@@ -554,6 +577,7 @@ class FERCNNClassifier(_BaseFERClassifier):
         self.lr_schedule = lr_schedule
         self.label_smoothing = label_smoothing
         self.test_time_flip = test_time_flip
+        self.test_time_shift = test_time_shift
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
@@ -640,10 +664,10 @@ class FERDNNClassifier(_BaseFERClassifier):
     def __init__(self, *, hidden_layer_sizes=(420, 420), dropout=0.3, match_params=None,
                  lr=3e-3, max_epochs=40, batch_size=128, optimizer="adamw",
                  weight_decay=0.05, augment="flip", lr_schedule="onecycle",
-                 label_smoothing=0.1, test_time_flip=True, validation_fraction=None,
-                 early_stopping=False, n_iter_no_change=5, class_weight=None,
-                 warm_start=False, random_state=None, device="auto", verbose=0,
-                 callbacks=None):
+                 label_smoothing=0.1, test_time_flip=True, test_time_shift=0,
+                 validation_fraction=None, early_stopping=False, n_iter_no_change=5,
+                 class_weight=None, warm_start=False, random_state=None, device="auto",
+                 verbose=0, callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.match_params = match_params
@@ -656,6 +680,7 @@ class FERDNNClassifier(_BaseFERClassifier):
         self.lr_schedule = lr_schedule
         self.label_smoothing = label_smoothing
         self.test_time_flip = test_time_flip
+        self.test_time_shift = test_time_shift
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change

@@ -1,8 +1,8 @@
 """Export a fitted estimator's whole prediction path to ONNX.
 
 The graph maps raw pixels to probabilities: it holds the input scaling
-learned in ``fit``, the network, the softmax and, when the estimator uses
-``test_time_flip``, the averaging over each image and its mirror, so that a
+learned in ``fit``, the network, the softmax and the averaging over the
+estimator's test-time views (``test_time_flip``, ``test_time_shift``), so that a
 runtime needs nothing from fer_sklearn. It is traced with torch's
 ``torch.export``-based exporter (``dynamo=True``, which needs ``onnxscript``),
 the default since torch 2.9; the TorchScript exporter is deprecated.
@@ -19,6 +19,7 @@ from torch import nn
 
 from . import __version__
 from ._persistence import _check_estimator, atomic_open
+from ._test_time import prediction_views
 
 _INPUT_SHAPES = ("flat", "image")
 _MIN_OPSET = 18  # the lowest opset the torch.export-based exporter emits natively
@@ -27,38 +28,39 @@ _MIN_OPSET = 18  # the lowest opset the torch.export-based exporter emits native
 class _Pipeline(nn.Module):
     """Raw pixels -> probabilities, as the estimator's predict_proba computes them."""
 
-    def __init__(self, module, mean, std, image_shape, flip):
+    def __init__(self, module, mean, std, image_shape, flip, shift):
         super().__init__()
         self.module = module
         self.image_shape = tuple(image_shape)
         self.flip = flip
+        self.shift = shift
         # float32 constants, as to_tensor standardises in float32.
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
 
     def forward(self, pixels):
         X = (pixels.reshape(-1, 1, *self.image_shape) - self.mean) / self.std
-        if not self.flip:
-            return torch.softmax(self.module(X), dim=1)
-        # One pass over the images and their mirrors, then the mean of the two halves.
-        proba = torch.softmax(self.module(torch.cat([X, X.flip(-1)])), dim=1)
-        return proba.reshape(2, -1, proba.shape[1]).mean(dim=0)
+        # One pass over all test-time views stacked, then the mean over the views.
+        views = list(prediction_views(X, self.flip, self.shift))
+        proba = torch.softmax(self.module(torch.cat(views)), dim=1)
+        return proba.reshape(len(views), -1, proba.shape[1]).mean(dim=0)
 
 
 def export_onnx(estimator, path, *, input_shape="flat", opset=_MIN_OPSET):
     """Write a fitted estimator as an ONNX model from raw pixels to probabilities.
 
     The graph standardises its input with ``pixel_mean_`` and ``pixel_std_``,
-    runs the network and a softmax, and averages over each image and its
-    left-right mirror when the estimator's ``test_time_flip`` applies (2-D
-    images), so that ``session.run`` gives ``estimator.predict_proba`` (to
-    float32 precision, about 1e-6). The batch axis is dynamic.
+    runs the network and a softmax, and averages over the test-time views
+    of ``predict_proba`` (mirrors with ``test_time_flip``, shifted copies with
+    ``test_time_shift``; 2-D images only), so that ``session.run`` gives
+    ``estimator.predict_proba`` (to float32 precision, about 1e-6). The batch
+    axis is dynamic.
 
     The input is named ``"pixels"`` (float32) and the output
     ``"probabilities"``, of shape ``(n, n_classes)`` with columns in the order
     of ``classes_``. The model's ``metadata_props`` record ``classes`` (a JSON
     list of the labels), ``input_shape``, ``image_shape`` (JSON),
-    ``test_time_flip`` and ``fer_sklearn_version``.
+    ``test_time_flip``, ``test_time_shift`` and ``fer_sklearn_version``.
 
     Parameters
     ----------
@@ -119,9 +121,10 @@ def export_onnx(estimator, path, *, input_shape="flat", opset=_MIN_OPSET):
 
     image_shape = tuple(int(side) for side in estimator.image_shape_)
     flip = bool(estimator.test_time_flip) and image_shape[0] > 1
+    shift = int(estimator._test_time_shift())
     pipeline = _Pipeline(
         copy.deepcopy(estimator.module_).cpu(), estimator.pixel_mean_,
-        estimator.pixel_std_, image_shape, flip,
+        estimator.pixel_std_, image_shape, flip, shift,
     ).eval()
     feature_shape = (image_shape[0] * image_shape[1],) if input_shape == "flat" else image_shape
     # A batch of 2: torch.export specialises size-1 dimensions to constants.
@@ -140,6 +143,7 @@ def export_onnx(estimator, path, *, input_shape="flat", opset=_MIN_OPSET):
         "input_shape": input_shape,
         "image_shape": json.dumps(list(image_shape)),
         "test_time_flip": json.dumps(flip),
+        "test_time_shift": json.dumps(shift),
         "fer_sklearn_version": __version__,
     }
     for key, value in metadata.items():

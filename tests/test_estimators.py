@@ -1,5 +1,6 @@
 """FERCNNClassifier and FERDNNClassifier inside the scikit-learn ecosystem."""
 
+import copy
 import pickle
 
 import joblib
@@ -312,11 +313,54 @@ def test_test_time_flip_averages_image_and_mirror(fitted_cnn, faces):
     X = X[:10]
     plain = clone(fitted_cnn)
     plain.__dict__.update({k: v for k, v in fitted_cnn.__dict__.items() if k.endswith("_")})
-    plain.set_params(test_time_flip=False)
+    plain.set_params(test_time_flip=False, test_time_shift=0)
     mirrored = X.reshape(-1, 48, 48)[:, :, ::-1].reshape(10, -1)
     expected = (plain.predict_proba(X) + plain.predict_proba(mirrored)) / 2
-    np.testing.assert_allclose(fitted_cnn.set_params(test_time_flip=True).predict_proba(X),
-                               expected, rtol=1e-6)
+    flipped = copy.copy(fitted_cnn).set_params(test_time_flip=True, test_time_shift=0)
+    np.testing.assert_allclose(flipped.predict_proba(X), expected, rtol=1e-6)
+
+
+def _moved(images, dy, dx, fill):
+    """Numpy reference: images moved dy rows down and dx columns right, gaps filled."""
+    out = np.full_like(images, fill)
+    h, w = images.shape[1:]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        images[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+@pytest.mark.parametrize("shift", [1, 3])
+def test_test_time_shift_averages_shifted_copies_and_their_mirrors(fitted_cnn, faces, shift):
+    X = faces[0][:10].astype(np.float64)
+    # copy.copy: prediction-time switches on the shared fitted net, no refit.
+    plain = copy.copy(fitted_cnn).set_params(test_time_flip=False, test_time_shift=0)
+    images = X.reshape(-1, 48, 48)
+    # Shifted-in pixels are the mean intensity (0 after standardisation).
+    views = [_moved(images, dy, dx, plain.pixel_mean_)
+             for dy, dx in [(0, 0), (shift, 0), (-shift, 0), (0, shift), (0, -shift)]]
+    views += [view[:, :, ::-1] for view in views]
+    expected = np.mean([plain.predict_proba(view.reshape(10, -1)) for view in views], axis=0)
+    shifted = copy.copy(fitted_cnn).set_params(test_time_flip=True, test_time_shift=shift)
+    np.testing.assert_allclose(shifted.predict_proba(X), expected, rtol=1e-5, atol=1e-7)
+    # The views change the prediction: the average is not the plain one.
+    assert np.abs(shifted.predict_proba(X) - plain.predict_proba(X)).max() > 1e-3
+
+
+@pytest.mark.parametrize("shift", [48, -1, 1.5])
+def test_test_time_shift_set_after_fit_is_checked_at_predict(fitted_cnn, faces, shift):
+    clf = copy.copy(fitted_cnn).set_params(test_time_shift=shift)
+    with pytest.raises(ValueError, match=r"test_time_shift must be an int in \[0, 48\)"):
+        clf.predict(faces[0][:2])
+
+
+def test_dnn_predicts_from_one_view_by_default(faces):
+    X, y = faces
+    dnn = small_dnn(max_epochs=1).fit(X, y)
+    assert dnn.test_time_shift == 0
+    logits = dnn.module_(dnn.to_tensor(X[:5]))
+    mirrored = dnn.module_(dnn.to_tensor(X[:5].reshape(-1, 48, 48)[:, :, ::-1].reshape(5, -1)))
+    expected = (logits.softmax(1) + mirrored.softmax(1)).detach().numpy() / 2
+    np.testing.assert_allclose(dnn.predict_proba(X[:5]), expected, rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------- bad input
@@ -352,6 +396,7 @@ def test_bad_input_is_refused_with_a_clear_message(make, faces):
     ("optimizer", "lbfgs", "'optimizer' parameter"),
     ("dropout", 1.5, "'dropout' parameter"),
     ("n_filters", 0, "'n_filters' parameter"),
+    ("test_time_shift", -1, "'test_time_shift' parameter"),
     ("device", "tpu", "device must be"),
 ])
 def test_unknown_parameter_values_are_refused_at_fit(param, value, message, faces):

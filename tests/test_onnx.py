@@ -32,11 +32,14 @@ def _session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("input_shape, test_time_flip", [("flat", True), ("image", False)])
-def test_onnxruntime_matches_predict_proba(cnn, faces, tmp_path, input_shape, test_time_flip):
+@pytest.mark.parametrize("input_shape, test_time_flip, test_time_shift",
+                         [("flat", True, 1), ("image", False, 0), ("image", True, 2)])
+def test_onnxruntime_matches_predict_proba(cnn, faces, tmp_path, input_shape, test_time_flip,
+                                           test_time_shift):
     X, _ = faces
-    # A predict-time switch: a shallow copy shares the fitted net, no refit needed.
-    cnn = copy.copy(cnn).set_params(test_time_flip=test_time_flip)
+    # Predict-time switches: a shallow copy shares the fitted net, no refit needed.
+    cnn = copy.copy(cnn).set_params(test_time_flip=test_time_flip,
+                                    test_time_shift=test_time_shift)
     before = cnn.predict_proba(X)
     path = tmp_path / "cnn.onnx"
     export_onnx(cnn, path, input_shape=input_shape)
@@ -54,6 +57,7 @@ def test_onnxruntime_matches_predict_proba(cnn, faces, tmp_path, input_shape, te
     assert json.loads(meta["classes"]) == ["angry", "happy", "sad"]
     assert meta["input_shape"] == input_shape
     assert json.loads(meta["test_time_flip"]) is test_time_flip
+    assert json.loads(meta["test_time_shift"]) == test_time_shift
     # Exporting leaves the estimator as it was.
     assert not cnn.module_.training
     np.testing.assert_array_equal(cnn.predict_proba(X), before)
