@@ -141,11 +141,14 @@ def evaluate(name, model, X_train, y_train, X_test, y_test, device):
 
 
 def table(folder):
-    rows = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
-    print("| model | params | PublicTest acc | acc + flip TTA | macro-F1 | fit | train img/s | device |")
+    # Rows are named by file: a kept earlier run (cnn_30epochs_run1.json) says "cnn" inside.
+    rows = [{**json.loads(p.read_text()), "model": p.stem}
+            for p in sorted(Path(folder).glob("*.json"))]
+    print("| model | params | PublicTest acc | acc + default TTA | macro-F1 | fit | train img/s"
+          " | device |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        tta = f"{r['accuracy_tta']:.3f}" if "accuracy_tta" in r else "-"
+        tta = f"{r['accuracy_tta']:.4f}" if "accuracy_tta" in r else "-"
         print(f"| {r['model']} | {r.get('n_params', '-')} | {r['accuracy']:.3f} | {tta} | "
               f"{r['macro_f1']:.3f} | {r['fit_s'] / 60:.1f} min | {r['train_images_per_s']:.0f} | {r['device']} |")
 
