@@ -30,8 +30,8 @@ from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from ._test_time import prediction_views
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
+from ._test_time import prediction_views
 from .callbacks import (
     EpochMirror, PiecewiseConstantLR, RandomAffine, RandomFlip, RandomShift, RecordLR,
 )
