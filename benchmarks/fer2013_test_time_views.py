@@ -25,9 +25,9 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils import check_random_state
 
+from fer_sklearn._test_time import shifted
 from fer_sklearn.datasets import load_fer2013
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
@@ -42,13 +42,6 @@ def validation_split(est, csv):
     seed = int(check_random_state(est.random_state).randint(np.iinfo(np.int32).max - 1))
     _, _, (X_valid, y_valid) = est._split(X, y, seed)
     return torch.as_tensor(X_valid).reshape(-1, 1, *est.image_shape_), y_valid
-
-
-def moved(X, dy, dx):
-    """X moved dy pixels down and dx right, gaps at 0 (the mean intensity)."""
-    m = max(abs(dy), abs(dx))
-    height, width = X.shape[-2:]
-    return F.pad(X, (m, m, m, m))[..., m - dy:m - dy + height, m - dx:m - dx + width]
 
 
 def main(argv=None):
@@ -67,13 +60,10 @@ def main(argv=None):
 
     start = time.perf_counter()
     proba = {}  # (dy, dx, mirrored) -> probabilities
-    for s in [0, *shifts]:
-        for dy, dx in positions["grid"]:
-            view = moved(X, dy * s, dx * s)
-            for mirrored in (False, True):
-                key = (dy * s, dx * s, mirrored)
-                if key not in proba:
-                    proba[key] = est.net_.predict_proba(view.flip(-1) if mirrored else view)
+    for dy, dx in {(dy * s, dx * s) for s in [0, *shifts] for dy, dx in positions["grid"]}:
+        view = shifted(X, dy, dx)  # gaps at 0, the mean intensity, as in predict_proba
+        proba[dy, dx, False] = est.net_.predict_proba(view)
+        proba[dy, dx, True] = est.net_.predict_proba(view.flip(-1))
     seconds = time.perf_counter() - start
 
     def predicted(keys):

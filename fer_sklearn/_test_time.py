@@ -33,10 +33,29 @@ def prediction_views(X, flip, shift):
     view : tensor of the shape of ``X``
         ``len(shift_offsets(shift)) * (2 if flip else 1)`` views in all.
     """
-    height, width = X.shape[-2:]
-    padded = F.pad(X, (shift, shift, shift, shift)) if shift else X
     for dy, dx in shift_offsets(shift):
-        view = padded[..., shift - dy:shift - dy + height, shift - dx:shift - dx + width]
+        view = shifted(X, dy, dx)
         yield view
         if flip:
             yield view.flip(-1)
+
+
+def shifted(X, dy, dx):
+    """``X`` moved ``dy`` pixels down and ``dx`` right; uncovered pixels are 0.
+
+    Parameters
+    ----------
+    X : tensor of shape (..., H, W)
+    dy, dx : int
+        Negative values move up and left.
+
+    Returns
+    -------
+    view : tensor of the shape of ``X``
+    """
+    pad = max(abs(dy), abs(dx))
+    if pad == 0:
+        return X
+    height, width = X.shape[-2:]
+    padded = F.pad(X, (pad, pad, pad, pad))
+    return padded[..., pad - dy:pad - dy + height, pad - dx:pad - dx + width]
