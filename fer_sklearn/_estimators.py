@@ -33,11 +33,12 @@ from skorch.helper import predefined_split
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
 from ._test_time import prediction_views
 from .callbacks import (
-    EpochMirror, PiecewiseConstantLR, RandomAffine, RandomFlip, RandomShift, RecordLR,
+    EpochMirror, PiecewiseConstantLR, RandomAffine, RandomErasing, RandomFlip, RandomShift,
+    RecordLR,
 )
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-_AUGMENTS = ("none", "study", "flip", "flip_shift", "flip_affine")
+_AUGMENTS = ("none", "study", "flip", "flip_shift", "flip_shift_erase", "flip_affine")
 _SCHEDULES = ("none", "study", "cosine", "onecycle", "plateau")
 _HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "dur"]
 
@@ -249,8 +250,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             return [("augment_mirror", EpochMirror(p=0.5, random_state=seed))]
         callbacks = [("augment_flip", RandomFlip(p=0.5, random_state=seed))]
         shift = max(1, round(0.08 * min(self.image_shape_)))  # 4 px on 48x48
-        if augment == "flip_shift":
+        if augment in ("flip_shift", "flip_shift_erase"):
             callbacks.append(("augment_shift", RandomShift(shift, random_state=seed + 1)))
+        if augment == "flip_shift_erase":
+            callbacks.append(("augment_erase", RandomErasing(p=0.5, random_state=seed + 2)))
         elif augment == "flip_affine":
             callbacks.append(("augment_affine", RandomAffine(
                 degrees=10, scale=(0.9, 1.1), max_shift=shift, random_state=seed + 1)))
@@ -435,14 +438,17 @@ _COMMON_DOC = """
     optimizer : {{"adam", "adamw", "sgd"}} or torch optimizer class, default="adamw"
         ``"sgd"`` uses Nesterov momentum 0.9.
     weight_decay : float, default={weight_decay}
-    augment : {{"none", "study", "flip", "flip_shift", "flip_affine"}} or None, default={augment!r}
+    augment : {{"none", "study", "flip", "flip_shift", "flip_shift_erase", "flip_affine"}} or None, default={augment!r}
         Training augmentation, by the callbacks of :mod:`fer_sklearn.callbacks`:
         ``"study"`` mirrors each whole epoch left-right or up-down with
         probability 0.5 (:class:`~fer_sklearn.callbacks.EpochMirror`),
         ``"flip"`` flips each image left-right with probability 0.5
         (:class:`~fer_sklearn.callbacks.RandomFlip`), ``"flip_shift"`` adds
         random whole-pixel shifts of up to 8% of the image side, 4 pixels on
-        48x48 (:class:`~fer_sklearn.callbacks.RandomShift`), ``"flip_affine"``
+        48x48 (:class:`~fer_sklearn.callbacks.RandomShift`),
+        ``"flip_shift_erase"`` then blanks a random rectangle of 2-25% of the
+        area in half the images (:class:`~fer_sklearn.callbacks.RandomErasing`),
+        ``"flip_affine"``
         instead adds a random rotation of up to 10 degrees, zoom in [0.9, 1.1]
         and shift of up to 8% of the side
         (:class:`~fer_sklearn.callbacks.RandomAffine`). Applies to 2-D images

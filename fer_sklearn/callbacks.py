@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from skorch.callbacks import Callback
 
 __all__ = [
-    "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "PiecewiseConstantLR", "RecordLR",
+    "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "RandomErasing",
+    "PiecewiseConstantLR", "RecordLR",
 ]
 
 
@@ -292,6 +293,90 @@ class RandomAffine(Callback):
         transformed = F.grid_sample(X - self.fill_value, grid, mode="bilinear",
                                     padding_mode="zeros", align_corners=False)
         return transformed + self.fill_value, angles.to(torch.float32)
+
+
+class RandomErasing(_RandomAugmentation):
+    """Blank a random rectangle of each training image with probability ``p``.
+
+    Random erasing (Zhong et al., 2020): each chosen image gets one rectangle
+    covering a fraction of its area drawn uniformly from ``scale``, with an
+    aspect ratio (height / width) drawn log-uniformly from ``ratio``, placed
+    uniformly inside the image and filled with ``fill_value``. It forces the
+    network to use more than one part of the face. The number of images erased
+    in each batch is recorded in the batch history under ``"n_erased"``.
+
+    Parameters
+    ----------
+    p : float, default=0.5
+        Probability that an image is erased.
+    scale : tuple of float, default=(0.02, 0.25)
+        Range of the erased fraction of the image area.
+    ratio : tuple of float, default=(0.3, 3.3)
+        Range of the rectangle's height / width.
+    fill_value : float, default=0.0
+        For standardised inputs 0 is the mean intensity.
+    random_state : int, RandomState instance or None, default=None
+    """
+
+    def __init__(self, p=0.5, scale=(0.02, 0.25), ratio=(0.3, 3.3), fill_value=0.0,
+                 random_state=None):
+        super().__init__(p=p, random_state=random_state)
+        self.scale = scale
+        self.ratio = ratio
+        self.fill_value = fill_value
+
+    def initialize(self):
+        name = type(self).__name__
+        for param, upper in (("scale", 1.0), ("ratio", float("inf"))):
+            try:
+                low, high = getattr(self, param)
+            except (TypeError, ValueError):
+                low = high = None
+            if low is None or not 0 < low <= high <= upper:
+                bound = "1" if upper == 1.0 else "inf"
+                raise ValueError(
+                    f"{name}: {param} must be a (low, high) pair with 0 < low <= high <= "
+                    f"{bound}; got {getattr(self, param)!r}"
+                )
+        return super().initialize()
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        X = _image_batch(batch, type(self).__name__)
+        mask = self.mask(X)
+        X.masked_fill_(mask, self.fill_value)
+        net.history.record_batch("n_erased", int(mask.flatten(1).any(1).sum()))
+
+    def mask(self, X):
+        """Draw the pixels to erase for each image of ``X``.
+
+        Parameters
+        ----------
+        X : tensor of shape (n, channels, H, W)
+            The images; only their shape and device are used.
+
+        Returns
+        -------
+        mask : bool tensor of shape (n, 1, H, W)
+            True inside each erased rectangle (all False for images left alone).
+        """
+        n, _, height, width = X.shape
+        draws = torch.rand(5, n, generator=self.generator_, dtype=torch.float64)
+        erase = draws[0] < self.p
+        area = height * width * (self.scale[0] + (self.scale[1] - self.scale[0]) * draws[1])
+        log_low, log_high = np.log(self.ratio[0]), np.log(self.ratio[1])
+        aspect = torch.exp(log_low + (log_high - log_low) * draws[2])
+        h = torch.sqrt(area * aspect).round().clamp(1, height).long()
+        w = torch.sqrt(area / aspect).round().clamp(1, width).long()
+        top = (draws[3] * (height - h + 1)).floor().long()
+        left = (draws[4] * (width - w + 1)).floor().long()
+        rows = torch.arange(height)[None, :]
+        cols = torch.arange(width)[None, :]
+        in_rows = (rows >= top[:, None]) & (rows < (top + h)[:, None])
+        in_cols = (cols >= left[:, None]) & (cols < (left + w)[:, None])
+        mask = in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None]
+        return mask[:, None].to(X.device)
 
 
 class PiecewiseConstantLR(Callback):

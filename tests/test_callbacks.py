@@ -10,6 +10,7 @@ from fer_sklearn.callbacks import (
     EpochMirror,
     PiecewiseConstantLR,
     RandomAffine,
+    RandomErasing,
     RandomFlip,
     RandomShift,
     RecordLR,
@@ -168,6 +169,57 @@ def test_random_affine_records_and_validates(images):
             _fit([RandomAffine(scale=scale)], X, y)
     with pytest.raises(ValueError, match="degrees"):
         _fit([RandomAffine(degrees=-1)], X, y)
+
+
+def test_random_erasing_blanks_one_rectangle_of_the_drawn_size():
+    erasing = RandomErasing(p=1.0, scale=(0.25, 0.25), ratio=(1.0, 1.0), random_state=0)
+    mask = erasing.initialize().mask(torch.zeros(32, 1, 20, 20))
+    tops = set()
+    for image_mask in mask[:, 0]:
+        rows, cols = image_mask.nonzero(as_tuple=True)
+        # A quarter of 20x20 with aspect 1 is a 10x10 square, inside the image.
+        assert image_mask.sum() == 100
+        assert rows.max() - rows.min() == 9 and cols.max() - cols.min() == 9
+        tops.add(int(rows.min()))
+    assert len(tops) > 1  # placed at random, not always in the same spot
+
+
+def test_random_erasing_areas_and_aspects_stay_in_range():
+    erasing = RandomErasing(p=1.0, scale=(0.02, 0.25), ratio=(0.5, 2.0), random_state=1)
+    mask = erasing.initialize().mask(torch.zeros(500, 1, 48, 48))[:, 0]
+    heights = mask.any(2).sum(1).float()
+    widths = mask.any(1).sum(1).float()
+    areas = mask.flatten(1).sum(1).float() / 48 ** 2
+    assert torch.equal(areas * 48 ** 2, heights * widths)  # rectangles
+    # Rounding each side to whole pixels moves the area and aspect a little.
+    assert areas.min() >= 0.015 and areas.max() <= 0.27 and areas.std() > 0.05
+    aspects = heights / widths
+    assert aspects.min() >= 0.4 and aspects.max() <= 2.5
+    assert (aspects > 1.2).any() and (aspects < 0.8).any()
+
+
+def test_random_erasing_fills_the_recorded_number_of_images(images):
+    X, y = images
+    net, seen = _fit([RandomErasing(p=0.5, fill_value=-1.0, random_state=2)], X, y,
+                     max_epochs=6, iterator_train__shuffle=False)
+    counts = [batch["n_erased"] for epoch in net.history for batch in epoch["batches"]]
+    for count, batch in zip(counts, seen):
+        changed = batch != X
+        assert (batch[changed] == -1.0).all()  # only erased pixels differ, all filled
+        assert int(changed.flatten(1).any(1).sum()) == count
+    assert 0 < sum(counts) < 6 * len(X)
+    again = _fit([RandomErasing(p=0.5, fill_value=-1.0, random_state=2)], X, y,
+                 max_epochs=6, iterator_train__shuffle=False)[1]
+    assert all(torch.equal(a, b) for a, b in zip(seen, again))
+
+
+def test_random_erasing_validates(images):
+    X, y = images
+    for kwargs, match in [({"scale": (0.3, 0.1)}, "scale"), ({"scale": (0.1, 1.5)}, "scale"),
+                          ({"ratio": (0.0, 1.0)}, "ratio"), ({"ratio": 2.0}, "ratio"),
+                          ({"p": 1.5}, "p must be")]:
+        with pytest.raises(ValueError, match=match):
+            _fit([RandomErasing(**kwargs)], X, y)
 
 
 def test_piecewise_constant_lr_follows_the_study_schedule(images):

@@ -215,7 +215,8 @@ def test_match_params_takes_fitted_and_unfitted_estimators(faces):
 
 
 @pytest.mark.parametrize("augment, key", [("study", "mirror"), ("flip", "n_flipped"),
-                                          ("flip_shift", "mean_abs_shift")])
+                                          ("flip_shift", "mean_abs_shift"),
+                                          ("flip_shift_erase", "n_erased")])
 def test_augment_options_run_their_callback(augment, key, faces):
     X, y = faces
     clf = small_dnn(augment=augment, max_epochs=6, random_state=2).fit(X, y)
