@@ -64,6 +64,20 @@ def _image_batch(batch, name):
     return X
 
 
+def _check_range(owner, param, value, upper=float("inf")):
+    """Raise a ValueError unless ``value`` is a (low, high) pair, 0 < low <= high <= upper."""
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or not 0 < low <= high <= upper:
+        bound = "" if upper == float("inf") else f" <= {upper:g}"
+        raise ValueError(
+            f"{owner}: {param} must be a (low, high) pair with 0 < low <= high{bound}; "
+            f"got {value!r}"
+        )
+
+
 class _RandomAugmentation(Callback):
     """An augmentation applied with probability ``p``, drawn from its own seeded generator."""
 
@@ -238,15 +252,7 @@ class RandomAffine(Callback):
         name = type(self).__name__
         if not 0 <= self.degrees <= 180:
             raise ValueError(f"{name}: degrees must be in [0, 180]; got {self.degrees!r}")
-        try:
-            low, high = self.scale
-        except (TypeError, ValueError):
-            low = high = None
-        if low is None or not 0 < low <= high:
-            raise ValueError(
-                f"{name}: scale must be a (low, high) pair with 0 < low <= high; "
-                f"got {self.scale!r}"
-            )
+        _check_range(name, "scale", self.scale)
         if self.max_shift < 0:
             raise ValueError(f"{name}: max_shift must be >= 0; got {self.max_shift!r}")
         self.generator_ = _generator(self.random_state)
@@ -327,17 +333,8 @@ class RandomErasing(_RandomAugmentation):
 
     def initialize(self):
         name = type(self).__name__
-        for param, upper in (("scale", 1.0), ("ratio", float("inf"))):
-            try:
-                low, high = getattr(self, param)
-            except (TypeError, ValueError):
-                low = high = None
-            if low is None or not 0 < low <= high <= upper:
-                bound = "1" if upper == 1.0 else "inf"
-                raise ValueError(
-                    f"{name}: {param} must be a (low, high) pair with 0 < low <= high <= "
-                    f"{bound}; got {getattr(self, param)!r}"
-                )
+        _check_range(name, "scale", self.scale, upper=1.0)
+        _check_range(name, "ratio", self.ratio)
         return super().initialize()
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
