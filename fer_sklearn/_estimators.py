@@ -25,12 +25,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
+from ._precision import PRECISIONS, AutocastNeuralNetClassifier, autocast_dtype
 from ._test_time import prediction_views
 from .callbacks import (
     EpochMirror, PiecewiseConstantLR, RandomAffine, RandomErasing, RandomFlip, RandomShift,
@@ -126,6 +126,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
         "verbose": ["verbose"],
         "callbacks": [list, None],
     }
@@ -297,8 +298,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(callback if isinstance(callback, tuple) else (f"user_{i}", callback))
         callbacks.append(("record_lr", RecordLR()))
         batch_size = min(self.batch_size, n_train)
-        return NeuralNetClassifier(
+        return AutocastNeuralNetClassifier(
             module=module,
+            autocast_dtype=autocast_dtype(self.precision, device),
             criterion=torch.nn.CrossEntropyLoss,
             criterion__weight=weight,
             criterion__label_smoothing=self.label_smoothing,
@@ -486,6 +488,13 @@ _COMMON_DOC = """
         device and thread count.
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    precision : {{"float32", "bfloat16", "auto"}}, default={precision!r}
+        Precision of the forward passes in training and prediction.
+        ``"bfloat16"`` runs convolutions and matrix products under
+        :func:`torch.autocast` (weights and loss stay float32); ``"auto"``
+        does so where the device has native bfloat16 (CPUs with AVX512-BF16
+        or AMX, recent GPUs) and uses float32 elsewhere. The fitted
+        ``module_`` is float32 either way.
     verbose : int, default=0
         1 prints skorch's per-epoch table.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
@@ -569,7 +578,7 @@ class FERCNNClassifier(_BaseFERClassifier):
                  label_smoothing=0.1, test_time_flip=True, test_time_shift=1,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
-                 verbose=0, callbacks=None):
+                 precision="float32", verbose=0, callbacks=None):
         self.n_filters = n_filters
         self.n_blocks = n_blocks
         self.convs_per_block = convs_per_block
@@ -591,6 +600,7 @@ class FERCNNClassifier(_BaseFERClassifier):
         self.warm_start = warm_start
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
         self.callbacks = callbacks
 
@@ -673,7 +683,7 @@ class FERDNNClassifier(_BaseFERClassifier):
                  label_smoothing=0.1, test_time_flip=True, test_time_shift=0,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
-                 verbose=0, callbacks=None):
+                 precision="float32", verbose=0, callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.match_params = match_params
@@ -694,6 +704,7 @@ class FERDNNClassifier(_BaseFERClassifier):
         self.warm_start = warm_start
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
         self.callbacks = callbacks
 

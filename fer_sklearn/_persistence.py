@@ -22,11 +22,11 @@ import pandas as pd
 import skops.io as sio
 import torch
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNetClassifier
 
 from . import __version__
 from . import callbacks as _callbacks
 from ._estimators import _OPTIMIZERS, FERCNNClassifier, FERDNNClassifier, resolve_device
+from ._precision import AutocastNeuralNetClassifier, autocast_dtype
 
 _FORMAT = "fer_sklearn.estimator"
 _ESTIMATORS = {cls.__name__: cls for cls in (FERCNNClassifier, FERDNNClassifier)}
@@ -280,11 +280,13 @@ def load(path, *, trusted=None):
             f"{path!r}: the saved weights do not fit the network its parameters describe: {exc}"
         ) from None
     # A net for prediction, as fit leaves one; a warm-start fit builds its own.
-    estimator.net_ = NeuralNetClassifier(
+    device = resolve_device(estimator.device)
+    estimator.net_ = AutocastNeuralNetClassifier(
         module=module.eval(),
+        autocast_dtype=autocast_dtype(estimator.precision, device),
         criterion=torch.nn.CrossEntropyLoss,
         classes=np.arange(n_classes),
         batch_size=estimator.batch_size,
-        device=resolve_device(estimator.device),
+        device=device,
     ).initialize()
     return estimator

@@ -1,0 +1,75 @@
+"""Numeric precision of the forward passes: float32, or bfloat16 autocast.
+
+With bfloat16, convolutions and matrix products run under
+:func:`torch.autocast` (weights, optimizer state and the loss stay float32),
+which roughly halves the memory traffic of a training step and, on CPUs with
+native bfloat16 dot products (AVX512-BF16, AMX) and on recent GPUs, speeds it
+up (``benchmarks/bench_precision.py``). Only the skorch net's ``infer`` is
+wrapped, so the fitted ``module_`` stays an ordinary float32 module for
+:mod:`fer_sklearn.interpret` and the ONNX export.
+"""
+
+import torch
+from skorch import NeuralNetClassifier
+
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+
+def native_bfloat16(device):
+    """Whether ``device`` has fast (native) bfloat16 matrix arithmetic.
+
+    Parameters
+    ----------
+    device : str
+        A resolved device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Returns
+    -------
+    native : bool
+    """
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    # oneDNN's own check for AVX512-BF16 or AMX; without them bfloat16 is emulated and slow.
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def autocast_dtype(precision, device):
+    """The autocast dtype for a ``precision`` parameter on ``device``, or None for float32.
+
+    Parameters
+    ----------
+    precision : {"float32", "bfloat16", "auto"}
+        ``"auto"`` is bfloat16 where :func:`native_bfloat16` says the device
+        has it, float32 elsewhere.
+    device : str
+        A resolved device.
+
+    Returns
+    -------
+    dtype : torch.dtype or None
+    """
+    if precision == "bfloat16" or (precision == "auto" and native_bfloat16(device)):
+        return torch.bfloat16
+    return None
+
+
+class AutocastNeuralNetClassifier(NeuralNetClassifier):
+    """A skorch classifier whose forward passes run under autocast to ``autocast_dtype``.
+
+    Training, validation and prediction all go through ``infer``, so all use
+    the same precision; the logits are returned as float32 for the loss and
+    the probabilities. ``autocast_dtype=None`` is a plain
+    :class:`skorch.NeuralNetClassifier`.
+    """
+
+    def __init__(self, module, *args, autocast_dtype=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.autocast_dtype = autocast_dtype
+
+    def infer(self, x, **fit_params):
+        if self.autocast_dtype is None:
+            return super().infer(x, **fit_params)
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type, dtype=self.autocast_dtype):
+            logits = super().infer(x, **fit_params)
+        return logits.float()
