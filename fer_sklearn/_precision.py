@@ -29,7 +29,7 @@ def native_bfloat16(device):
     """
     if torch.device(device).type == "cuda":
         return torch.cuda.is_bf16_supported()
-    # oneDNN's own check for AVX512-BF16 or AMX; without them bfloat16 is emulated and slow.
+    # oneDNN's own check for AVX512-BF16 or AMX, without which it has no native bf16 kernels.
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
