@@ -578,7 +578,7 @@ class FERCNNClassifier(_BaseFERClassifier):
                  label_smoothing=0.1, test_time_flip=True, test_time_shift=1,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
-                 precision="float32", verbose=0, callbacks=None):
+                 precision="auto", verbose=0, callbacks=None):
         self.n_filters = n_filters
         self.n_blocks = n_blocks
         self.convs_per_block = convs_per_block

@@ -53,8 +53,10 @@ def export_onnx(estimator, path, *, input_shape="flat", opset=_MIN_OPSET):
     runs the network and a softmax, and averages over the test-time views
     of ``predict_proba`` (mirrors with ``test_time_flip``, shifted copies with
     ``test_time_shift``; 2-D images only), so that ``session.run`` gives
-    ``estimator.predict_proba`` (to float32 precision, about 1e-6). The batch
-    axis is dynamic.
+    ``estimator.predict_proba`` (to float32 precision, about 1e-6, for
+    ``precision="float32"``; the graph is always float32, so for an estimator
+    that predicts in bfloat16 the two differ by bfloat16's rounding). The
+    batch axis is dynamic.
 
     The input is named ``"pixels"`` (float32) and the output
     ``"probabilities"``, of shape ``(n, n_classes)`` with columns in the order
