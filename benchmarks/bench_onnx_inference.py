@@ -51,7 +51,9 @@ def main():
 
     rng = np.random.RandomState(0)
     X = rng.randint(0, 256, (args.n_images, 48 * 48)).astype(np.float32)
-    est = FERCNNClassifier(max_epochs=1, test_time_shift=0, random_state=0, device="cpu")
+    # float32, as the exported graph and the figures in docs/scaling.rst are.
+    est = FERCNNClassifier(max_epochs=1, test_time_shift=0, precision="float32",
+                           random_state=0, device="cpu")
     est.fit(X[:300], rng.randint(0, 7, 300))
 
     with tempfile.TemporaryDirectory() as folder:

@@ -53,11 +53,11 @@ def make_model(name, device):
         return FERCNNClassifier(n_filters=64, max_epochs=60, lr=2e-3, dropout=0.4,
                                 device=device, random_state=0, verbose=1)
     if name == "study":  # the study: ~1M-parameter CNN, Adam, batch 128, 30 epochs,
-        # lr 0.01 for 10 epochs then 0.002, per-epoch mirroring, no other tricks.
+        # lr 0.01 for 10 epochs then 0.002, per-epoch mirroring, float32, no other tricks.
         return FERCNNClassifier(optimizer="adam", lr=0.002, lr_schedule="study",
                                 augment="study", max_epochs=30, weight_decay=0.0,
                                 label_smoothing=0.0, test_time_flip=False, test_time_shift=0,
-                                device=device, random_state=0, verbose=1)
+                                precision="float32", device=device, random_state=0, verbose=1)
     if name == "dnn":  # defaults, matched to the default CNN's parameter count
         return FERDNNClassifier(match_params=FERCNNClassifier(), device=device,
                                 random_state=0, verbose=1)

@@ -99,7 +99,8 @@ def export_onnx(estimator, path, *, input_shape="flat", opset=_MIN_OPSET):
     >>> from fer_sklearn import FERCNNClassifier, export_onnx
     >>> from fer_sklearn.datasets import make_faces
     >>> X, y = make_faces(100, random_state=0, return_X_y=True)
-    >>> clf = FERCNNClassifier(n_filters=4, n_blocks=2, max_epochs=1).fit(X, y)
+    >>> clf = FERCNNClassifier(n_filters=4, n_blocks=2, max_epochs=1, precision="float32")
+    >>> clf = clf.fit(X, y)
     >>> path = os.path.join(tempfile.mkdtemp(), "faces.onnx")
     >>> export_onnx(clf, path)
     >>> session = ort.InferenceSession(path)
