@@ -262,7 +262,9 @@ def load(path, *, trusted=None):
             f"{__version__}; install fer_sklearn=={version} to use it, or retrain and "
             "save with this version"
         )
-    estimator = _ESTIMATORS[payload["estimator"]](**payload["params"])
+    # Files written before ``precision`` existed were trained, and predict, in float32.
+    estimator = _ESTIMATORS[payload["estimator"]](**{"precision": "float32",
+                                                     **payload["params"]})
     for name, value in payload["attributes"].items():
         setattr(estimator, name, value)
     estimator.history_ = pd.DataFrame(payload["history"], columns=payload["history_columns"])

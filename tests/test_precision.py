@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import skops.io as sio
 import torch
 
 from fer_sklearn import FERCNNClassifier, FERDNNClassifier
@@ -92,3 +93,16 @@ def test_saved_estimator_predicts_in_its_precision(patch_faces, tmp_path):
         proba = loaded.predict_proba(X)
     assert predict_pass.seen == {torch.bfloat16}
     np.testing.assert_array_equal(proba, clf.predict_proba(X))
+
+
+def test_file_saved_before_precision_existed_loads_as_float32(patch_faces, tmp_path):
+    X, y = patch_faces(96)
+    clf = tiny_cnn(max_epochs=2, precision="float32").fit(X, y)
+    path, old = tmp_path / "new.skops", tmp_path / "old.skops"
+    save(clf, path)
+    payload = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    del payload["params"]["precision"]
+    sio.dump(payload, old)
+    loaded = load(old)
+    assert loaded.precision == "float32"
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
