@@ -90,6 +90,23 @@ def peak_memory_mb(device):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_description():
+    """Name the CPU, so fit times from different machines are not compared blindly.
+
+    Machines of the same kind differ (epochs of 57 s and 33 s for one recipe), and
+    ``precision="auto"`` depends on whether the CPU has native bfloat16.
+    """
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = dict(line.split(":", 1) for line in info.splitlines()[:30] if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    return (f"{fields.get('model name', platform.machine())} (family {fields.get('cpu family')}, "
+            f"model {fields.get('model')}), native bfloat16: {'avx512_bf16' in flags}")
+
+
 def view_accuracies(model, X_test, y_test, y_pred):
     """PublicTest accuracy with no test-time views, mirrors only, and mirrors plus 1-px shifts.
 
@@ -143,6 +160,7 @@ def evaluate(name, model, X_train, y_train, X_test, y_test, device):
         peak_memory_mb=peak_memory_mb(device),
         device=device if not device.startswith("cuda") else torch.cuda.get_device_name(),
         torch=torch.__version__, python=platform.python_version(), threads=torch.get_num_threads(),
+        cpu=cpu_description(),
     )
     return result
 
