@@ -573,8 +573,8 @@ class FERCNNClassifier(_BaseFERClassifier):
     }
 
     def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
-                 lr=3e-3, max_epochs=30, batch_size=128, optimizer="adamw",
-                 weight_decay=0.05, augment="flip_shift", lr_schedule="onecycle",
+                 lr=3e-3, max_epochs=60, batch_size=128, optimizer="adamw",
+                 weight_decay=0.05, augment="flip_shift_erase", lr_schedule="onecycle",
                  label_smoothing=0.1, test_time_flip=True, test_time_shift=1,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
