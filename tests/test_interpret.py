@@ -27,8 +27,8 @@ def faces():
 @pytest.fixture(scope="module")
 def cnn(faces):
     """A small CNN trained on synthetic faces (about 0.7 held-out accuracy)."""
-    # The recipe is pinned rather than left to the defaults, so that retuning the
-    # defaults for FER2013 does not change the model the assertions below measure.
+    # The augmentation is pinned rather than left to the default, so that retuning
+    # the defaults for FER2013 does not change the model the assertions below measure.
     clf = FERCNNClassifier(n_filters=8, n_blocks=3, max_epochs=10, augment="flip_shift",
                            random_state=0)
     return clf.fit(faces.data[:1200], faces.target[:1200])
