@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from . import __version__
-from ._persistence import _check_estimator, atomic_open
+from ._output import atomic_open
+from ._persistence import _check_estimator
 from ._test_time import prediction_views
 
 _INPUT_SHAPES = ("flat", "image")

@@ -12,9 +12,7 @@ fitted attributes, the training history as columns, and the module's
 parameters and copies the weights in; nothing is unpickled.
 """
 
-import contextlib
 import os
-import uuid
 import zipfile
 
 import numpy as np
@@ -26,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import __version__
 from . import callbacks as _callbacks
 from ._estimators import _OPTIMIZERS, FERCNNClassifier, FERDNNClassifier, resolve_device
+from ._output import atomic_open
 from ._precision import AutocastNeuralNetClassifier, autocast_dtype
 
 _FORMAT = "fer_sklearn.estimator"
@@ -47,37 +46,6 @@ _DEFAULT_TRUSTED = sorted({
       if isinstance(cls, type) and cls.__module__ == _callbacks.__name__),
     *(_type_name(cls) for cls in _OPTIMIZERS.values()),
 })
-
-
-@contextlib.contextmanager
-def atomic_open(path):
-    """Open a temporary file next to ``path`` for writing; move it to ``path`` on success.
-
-    A crash or error while writing leaves no partial file behind, and an
-    existing file at ``path`` is replaced only by a complete one.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The final destination.
-
-    Yields
-    ------
-    file : binary file object
-    """
-    path = os.fspath(path)
-    directory, name = os.path.split(path)
-    temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temp, "xb") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
-        raise
 
 
 def _check_estimator(estimator, caller):

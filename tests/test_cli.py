@@ -4,9 +4,12 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -40,10 +43,13 @@ def run(argv):
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """One tiny study, run with --force over a folder holding a stale file."""
+    """One tiny study, run with --force over an earlier output of ours."""
+    from fer_sklearn._output import output_folder
+
     out = tmp_path_factory.mktemp("study") / "report"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier run")
+    with output_folder(out) as folder:  # as an earlier run writes it
+        with open(os.path.join(folder, "stale.txt"), "w") as file:
+            file.write("from an earlier run")
     status, stdout, stderr = run(["study", "--out", out, "--force", *TINY_STUDY])
     assert status == 0, stderr
     results = json.loads((out / "results.json").read_text())
@@ -128,7 +134,8 @@ def test_study_shows_progress_without_quiet(tmp_path, monkeypatch):
     out = tmp_path / "report"
     argv = ["study", "--out", out, *(a for a in TINY_STUDY if a != "--quiet")]
     status, stdout, stderr = run(argv)
-    assert status == 130 and stderr == "fer-sklearn: error: interrupted\n"
+    assert status == 130
+    assert stderr == "fer-sklearn: error: interrupted (SIGINT); nothing was saved\n"
     assert "[study] training the CNN" in stdout and "valid_acc" in stdout
     # The interrupted run left nothing behind.
     assert list(tmp_path.iterdir()) == []
@@ -297,3 +304,171 @@ def test_python_m_fer_sklearn_help():
     assert result.stdout.startswith("usage: fer-sklearn")
     for command in ("study", "train", "evaluate", "predict"):
         assert command in result.stdout
+
+
+# ------------------------------------------------- users' data: never lost, never silent
+def _cli(*argv, **kwargs):
+    """``python -m fer_sklearn ARGV`` in a child process, unbuffered, as a user runs it."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "fer_sklearn", *map(str, argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            **kwargs)
+
+
+def _wait_for(process, text):
+    """Read the child's output until a line holds ``text`` (fails if it exits first)."""
+    for line in process.stdout:
+        if text in line:
+            return
+    raise AssertionError(f"{text!r} never printed; stderr: {process.stderr.read()}")
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_study_force_never_replaces_what_it_did_not_write(tmp_path, monkeypatch):
+    X, y = make_faces(98, random_state=0, return_X_y=True)
+    csv = _write_csv(tmp_path / "fer2013.csv", X, y)
+    (tmp_path / "thesis.tex").write_text("mine")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _write_csv(inbox / "faces.csv", X, y)
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine too")
+    monkeypatch.chdir(tmp_path)
+    before = _snapshot(tmp_path)
+    for out, data, expected in [(".", csv, "current folder"), (tmp_path, csv, "current folder"),
+                                (inbox, inbox / "faces.csv", "would replace the input"),
+                                (users, csv, "was not written by fer-sklearn")]:
+        status, _, stderr = run(["study", "--out", out, "--force", "--data", data, *TINY_STUDY])
+        _assert_one_line_error(status, stderr, expected)
+    assert _snapshot(tmp_path) == before
+
+
+def test_predict_and_evaluate_ask_before_replacing_a_file(model_file, tmp_path):
+    X, y = make_faces(70, random_state=5, return_X_y=True)
+    csv = _write_csv(tmp_path / "faces.csv", np.rint(X), y)
+    predictions, report = tmp_path / "pred.csv", tmp_path / "eval.json"
+    predictions.write_text("my results")
+    report.write_text("{}")
+    before = _snapshot(tmp_path)
+    for argv, expected in [(["predict", model_file, csv, "--out", predictions], "pred.csv exists"),
+                           (["evaluate", model_file, "--data", csv, "--json", report],
+                            "eval.json exists"),
+                           # An input is never an output, --force or not.
+                           (["predict", model_file, csv, "--out", csv, "--force"],
+                            "would replace the input"),
+                           (["train", "--data", csv, "--out", csv, "--force", *TINY_TRAIN],
+                            "would replace the input")]:
+        _assert_one_line_error(*run(argv)[::2], expected)
+    assert _snapshot(tmp_path) == before
+    status, _, stderr = run(["predict", model_file, csv, "--out", predictions, "--force"])
+    assert status == 0, stderr
+    assert predictions.read_text().startswith("id,label,")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_train_saves_nothing_and_keeps_the_old_model(model_file, tmp_path,
+                                                                     signum):
+    out = tmp_path / "model.skops"
+    out.write_bytes(model_file.read_bytes())
+    process = _cli("train", "--out", out, "--force", "--n-samples", "140", "--epochs", "500",
+                   "--n-filters", "4", "--n-blocks", "2")
+    _wait_for(process, "train_loss")  # skorch's epoch table: training is under way
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum
+    assert stderr == (f"fer-sklearn: error: interrupted ({signal.Signals(signum).name}); "
+                      "nothing was saved\n")
+    assert out.read_bytes() == model_file.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.skops"]
+
+
+def test_an_interrupted_study_publishes_nothing(tmp_path):
+    process = _cli("study", "--out", tmp_path / "report", "--quick", "--n-samples", "140",
+                   "--epochs", "500", "--n-filters", "4", "--n-blocks", "2")
+    _wait_for(process, "train_loss")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert list(tmp_path.iterdir()) == []  # no report, no temporary folder
+
+
+def test_colour_codes_only_on_a_terminal(tmp_path):
+    status, stdout, stderr = run(["train", "--out", tmp_path / "m.skops",
+                                  *(a for a in TINY_TRAIN if a != "--quiet")])
+    assert status == 0, stderr
+    assert "train_loss" in stdout and "\x1b[" not in stdout
+
+
+def test_output_into_a_closed_pipe_is_one_line(model_file, tmp_path):
+    X, y = make_faces(70, random_state=5, return_X_y=True)
+    csv = _write_csv(tmp_path / "faces.csv", np.rint(X), y)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head` does once it has read enough
+    try:
+        result = subprocess.run([sys.executable, "-m", "fer_sklearn", "predict", str(model_file),
+                                 str(csv)], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                timeout=120)
+    finally:
+        os.close(write_end)
+    _assert_one_line_error(result.returncode, result.stderr, "pipe was closed")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
+def test_file_names_that_are_not_utf8(model_file, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    X, _ = make_faces(70, random_state=5, return_X_y=True)
+    name = os.fsdecode(b"caf\xe9.png")  # Latin-1, as an old camera or Windows share writes it
+    Image.fromarray(X[0].reshape(48, 48).astype(np.uint8)).save(folder / name)
+    out = tmp_path / os.fsdecode(b"r\xe9sultats.csv")
+    process = _cli("predict", model_file, folder, "--out", out)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert stdout == "wrote 1 predictions to " + str(out).encode(
+        "utf-8", "backslashreplace").decode() + "\n"
+    assert out.read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9.png,")
+    process = _cli("predict", model_file, folder)  # to stdout, a pipe
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert stdout.splitlines()[1].startswith("caf\\udce9.png,")
+
+
+def test_unwritable_or_full_output_is_one_line_and_leaves_nothing(model_file, tmp_path):
+    import resource
+
+    X, y = make_faces(70, random_state=5, return_X_y=True)
+    csv = _write_csv(tmp_path / "faces.csv", np.rint(X), y)
+    not_a_folder = tmp_path / "faces.csv" / "pred.csv"
+    _assert_one_line_error(*run(["predict", model_file, csv, "--out", not_a_folder])[::2],
+                           f"{not_a_folder}: Not a directory")
+    # A full disk, as a file-size limit: saving fails half way.
+    limit = model_file.stat().st_size // 2
+    out = tmp_path / "full"
+    out.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_sklearn", "train", "--out", str(out / "m.skops"),
+         *TINY_TRAIN], capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    _assert_one_line_error(result.returncode, result.stderr, "m.skops: File too large")
+    assert list(out.iterdir()) == []
+
+
+def test_no_cache_leaves_the_data_home_alone(tmp_path, monkeypatch):
+    home = tmp_path / "data_home"
+    monkeypatch.setenv("FER_SKLEARN_DATA", str(home))
+    X, y = make_faces(84, random_state=0, return_X_y=True)
+    csv = _write_csv(tmp_path / "fer.csv", X, y, ["Training"] * 70 + ["PublicTest"] * 14)
+    argv = ["train", "--data", csv, *TINY_TRAIN]
+    status, _, stderr = run([*argv, "--out", tmp_path / "a.skops", "--no-cache"])
+    assert status == 0, stderr
+    assert not list(home.rglob("*.npz"))
+    status, _, stderr = run([*argv, "--out", tmp_path / "b.skops"])
+    assert status == 0, stderr
+    assert len(list(home.rglob("*.npz"))) == 1

@@ -1,20 +1,30 @@
 """``fer-sklearn``: argument parsing, the train/evaluate/predict commands, error reporting.
 
-A user's mistake -- missing or malformed data, an output folder in the way,
-an unknown device, a model file from another version -- ends with one line
-``fer-sklearn: error: ...`` on stderr and exit status 2. Anything else is a
-bug and keeps its traceback.
+A user's mistake or the machine's refusal -- missing or malformed data, an
+output in the way, an unwritable or full folder, an unknown device, a model
+file from another version, output piped into a program that stopped reading --
+ends with one line ``fer-sklearn: error: ...`` on stderr and exit status 2.
+SIGINT and SIGTERM end a command through :mod:`._interrupt` with status 130
+or 143, having saved nothing. Anything else is a bug and keeps its traceback.
+
+Every file a command writes goes through :mod:`fer_sklearn._output`, checked
+before the work starts and written under a temporary name until complete.
 """
 
 import argparse
+import contextlib
 import io
 import json
 import os
+import re
+import signal
 import sys
 
 import numpy as np
 
+from .._output import OutputError, atomic_open, check_output_file
 from ..datasets import USAGES
+from ._interrupt import Interrupted, interrupts_raise
 from ._study import CLIError, class_names, labelled_data, one_line, read_data, run_study
 
 PROG = "fer-sklearn"
@@ -45,13 +55,6 @@ def _n_samples(text):
     return value
 
 
-def _check_new_file(path, force):
-    if os.path.isdir(path):
-        raise CLIError(f"{path} is a folder")
-    if os.path.exists(path) and not force:
-        raise CLIError(f"{path} exists; pass --force to replace it")
-
-
 def _device(device):
     from .._estimators import resolve_device
 
@@ -71,14 +74,13 @@ def _load_model(path):
 
 
 def _write_text(path, text):
-    """Write ``text`` to ``path`` through a temporary file, so no half file is left."""
-    from .._persistence import atomic_open
+    """Write ``text`` to ``path`` as UTF-8 through the one writer.
 
-    try:
-        with atomic_open(path) as file:
-            file.write(text.encode("utf-8"))
-    except OSError as exc:
-        raise CLIError(one_line(exc)) from None
+    Characters UTF-8 cannot hold (file names that were not valid UTF-8 come
+    back from the OS as lone surrogates) are written as backslash escapes.
+    """
+    with atomic_open(path) as file:
+        file.write(text.encode("utf-8", "backslashreplace"))
 
 
 # ------------------------------------------------------------------ commands
@@ -86,7 +88,7 @@ def _study(args):
     report = run_study(out=args.out, data=args.data, ferplus=args.ferplus, epochs=args.epochs,
                        quick=args.quick, seed=args.seed, device=args.device, force=args.force,
                        quiet=args.quiet, n_samples=args.n_samples, n_filters=args.n_filters,
-                       n_blocks=args.n_blocks)
+                       n_blocks=args.n_blocks, cache=args.cache)
     print(f"report: {report}")
 
 
@@ -94,19 +96,16 @@ def _train(args):
     from .. import FERCNNClassifier, FERDNNClassifier, save
 
     device = _device(args.device)
-    _check_new_file(args.out, args.force)
+    check_output_file(args.out, force=args.force, inputs=[args.data])
     X, y, _ = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
-                            seed=args.seed)
+                            seed=args.seed, cache=args.cache)
     common = dict(max_epochs=args.epochs, random_state=args.seed, device=device,
                   verbose=0 if args.quiet else 1)
     cnn = FERCNNClassifier(n_filters=args.n_filters, n_blocks=args.n_blocks, **common)
     # The DNN is matched to the CNN these options describe (unfitted, so it can be saved).
     model = cnn if args.model == "cnn" else FERDNNClassifier(match_params=cnn, **common)
     model.fit(X, y)
-    try:
-        save(model, args.out)
-    except OSError as exc:
-        raise CLIError(one_line(exc)) from None
+    save(model, args.out)
     print(f"saved {args.out}: {type(model).__name__}, {model.n_params_:,} parameters, "
           f"trained on {len(y):,} faces")
 
@@ -114,9 +113,11 @@ def _train(args):
 def _evaluate(args):
     from sklearn.metrics import classification_report, confusion_matrix
 
+    if args.json:
+        check_output_file(args.json, force=args.force, inputs=[args.model, args.data])
     model = _load_model(args.model)
     X, y, target_names = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
-                                       seed=args.seed)
+                                       seed=args.seed, cache=args.cache)
     labels = model.classes_
     names = class_names(labels, target_names)
     y_pred = model.predict(X)
@@ -165,6 +166,8 @@ def _predict(args):
 
     from .. import EMOTIONS
 
+    if args.out != "-":
+        check_output_file(args.out, force=args.force, inputs=[args.input_model, args.input])
     model = _load_model(args.input_model)
     height, width = model.image_shape_
     if os.path.isdir(args.input):
@@ -174,7 +177,7 @@ def _predict(args):
                                  if image.size != (width, height) else image, np.float32)
                       for image in images]).reshape(len(images), -1)
     else:
-        X = read_data(args.input, labelled=False).data
+        X = read_data(args.input, labelled=False, cache=args.cache).data
         ids = list(range(len(X)))
     if X.shape[1] != model.n_features_in_:
         raise CLIError(f"{args.input}: images have {X.shape[1]} pixels, the model expects "
@@ -201,6 +204,12 @@ def _add_common(parser):
                         help="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N' "
                              "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _add_cache(parser):
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="parse --data afresh, without reading or writing the parsed-array "
+                             "cache under the data home ($FER_SKLEARN_DATA)")
 
 
 def _add_architecture(parser, *, default_filters=None, default_blocks=None):
@@ -237,11 +246,14 @@ def build_parser():
     study.add_argument("--quick", action="store_true",
                        help="small preset, a smoke test of the whole pipeline (synthetic faces: "
                             "1,000 faces, 4 epochs)")
-    study.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    study.add_argument("--force", action="store_true",
+                       help="replace an earlier study's --out folder (only a folder "
+                            "fer-sklearn wrote, holding nothing else)")
     study.add_argument("--n-samples", type=_n_samples,
                        help="synthetic faces to draw (default: 2400, 1000 with --quick)")
     _add_architecture(study)
     _add_common(study)
+    _add_cache(study)
     study.set_defaults(handler=_study)
 
     train = commands.add_parser("train", help="fit a model and save it",
@@ -263,6 +275,7 @@ def build_parser():
     train.add_argument("--out", default="model.skops", help="model file (default: %(default)s)")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     _add_common(train)
+    _add_cache(train)
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on labelled data",
@@ -282,6 +295,8 @@ def build_parser():
     evaluate.add_argument("--seed", type=int, default=1,
                           help="seed of the synthetic faces (default: %(default)s)")
     evaluate.add_argument("--json", help="also write the numbers to this JSON file")
+    evaluate.add_argument("--force", action="store_true", help="replace an existing --json")
+    _add_cache(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
     predict = commands.add_parser("predict", help="predict emotions of faces, as CSV",
@@ -291,8 +306,59 @@ def build_parser():
     predict.add_argument("input", help="FER2013-style CSV (labels optional) or a folder of "
                          "images (searched recursively; resized to the model's input size)")
     predict.add_argument("--out", default="-", help="CSV file; '-' for stdout (default)")
+    predict.add_argument("--force", action="store_true", help="replace an existing --out")
+    _add_cache(predict)
     predict.set_defaults(handler=_predict)
     return parser
+
+
+# ------------------------------------------------------------------- console
+_ANSI_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _Console:
+    """``sys.stdout`` while a command runs: colour codes only on a terminal, never a crash
+    on a character the stream cannot encode.
+
+    skorch's epoch table colours its best values; in a pipe or a file those
+    codes are noise, so they are removed unless stdout is a terminal (and
+    ``NO_COLOR`` is unset). Text the stream's encoding cannot hold (file names
+    that were not valid UTF-8) is written as backslash escapes.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._colour = stream.isatty() and not os.environ.get("NO_COLOR")
+        self._encoding = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(self, text):
+        if not self._colour:
+            text = _ANSI_SGR.sub("", text)
+        text = text.encode(self._encoding, "backslashreplace").decode(self._encoding)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _console():
+    stdout = sys.stdout
+    sys.stdout = _Console(stdout)
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
+
+
+def _stdout_to_devnull():
+    """After a broken pipe: send what is still buffered nowhere, so exit does not fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _fail(message):
+    print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
 def main(argv=None):
@@ -305,20 +371,30 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 after a user error (one line on stderr), 130 when interrupted.
+        0 on success; 2 after a user error or an operating-system refusal (one
+        line on stderr); 130 after SIGINT (Ctrl-C), 143 after SIGTERM, with
+        nothing saved and no temporary file left.
     """
     import matplotlib
 
     matplotlib.use("Agg")  # figures are files; never open a window
-    try:
-        args = build_parser().parse_args(argv)
-        args.handler(args)
-    except SystemExit as exc:  # --help and --version
-        return exc.code or 0
-    except CLIError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: error: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    with _console(), interrupts_raise():
+        try:
+            args = build_parser().parse_args(argv)
+            args.handler(args)
+        except SystemExit as exc:  # --help and --version
+            return exc.code or 0
+        except (CLIError, OutputError) as exc:
+            _fail(exc)
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            _fail("the output pipe was closed before everything was written")
+        except OSError as exc:  # unwritable or full folders, unreadable files
+            _fail(one_line(exc))
+        except (Interrupted, KeyboardInterrupt) as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            _fail(f"interrupted ({signal.Signals(signum).name}); nothing was saved")
+            return 128 + signum
+        else:
+            return 0
+    return 2

@@ -4,19 +4,17 @@ The study trains a CNN and a parameter-matched DNN, evaluates both, looks
 inside the CNN with :mod:`fer_sklearn.interpret`, and writes a report. Each
 step adds its numbers to one ``results`` dictionary (written as
 ``results.json``) and returns a report :class:`~fer_sklearn.cli._report.Section`
-whose numbers point into it. Everything is written to a temporary folder
-beside ``--out`` and renamed into place at the end, so that a failed or
-interrupted run leaves no half-written report.
+whose numbers point into it. Everything is written through
+:func:`fer_sklearn._output.output_folder`: into a temporary folder beside
+``--out``, renamed into place at the end, so that a failed or interrupted run
+leaves no half-written report and replaces only an earlier report of ours.
 """
 
 import json
 import math
 import os
 import platform
-import shutil
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,13 +42,13 @@ def class_names(classes, target_names):
 
 
 # ---------------------------------------------------------------------- data
-def read_data(path, *, ferplus=None, labelled=True):
+def read_data(path, *, ferplus=None, labelled=True, cache=True):
     """:func:`~fer_sklearn.datasets.load_fer2013`, with file errors turned into CLIError."""
     from ..datasets import load_fer2013
 
     try:
         bunch = load_fer2013(path, labels="fer" if ferplus is None else "ferplus",
-                             ferplus_path=ferplus)
+                             ferplus_path=ferplus, cache=cache)
     except (OSError, ValueError) as exc:
         raise CLIError(one_line(exc)) from None
     if labelled and bunch.target is None:
@@ -59,7 +57,7 @@ def read_data(path, *, ferplus=None, labelled=True):
     return bunch
 
 
-def labelled_data(path, *, usage, n_samples, seed):
+def labelled_data(path, *, usage, n_samples, seed, cache=True):
     """``X, y, target_names`` for train and evaluate.
 
     The rows of ``usage`` when the file has a Usage column (all rows for
@@ -70,7 +68,7 @@ def labelled_data(path, *, usage, n_samples, seed):
     if path is None:
         faces = make_faces(n_samples, random_state=seed)
         return faces.data, faces.target, list(faces.target_names)
-    bunch = read_data(path)
+    bunch = read_data(path, cache=cache)
     X, y = bunch.data, bunch.target
     if usage != "all" and bunch.usage is not None:
         keep = bunch.usage == usage
@@ -106,7 +104,7 @@ def _stratified(X, y, masks, test_size, seed, source):
     return parts[0], parts[2], parts[1], parts[3], None if masks is None else parts[5]
 
 
-def study_data(path, *, ferplus, n_samples, seed):
+def study_data(path, *, ferplus, n_samples, seed, cache=True):
     """The study's data: synthetic faces, or a FER2013 file split by its Usage column.
 
     Files without a Training/test split in their Usage column (Kaggle's
@@ -124,7 +122,7 @@ def study_data(path, *, ferplus, n_samples, seed):
                          list(faces.target_names),
                          f"synthetic faces (make_faces, {n_samples} faces, seed {seed})",
                          "stratified 75/25 train/test split", masks)
-    bunch = read_data(path, ferplus=ferplus)
+    bunch = read_data(path, ferplus=ferplus, cache=cache)
     names = [str(name) for name in bunch.target_names]
     source = f"{path}" + (f" with FER+ labels from {ferplus}" if ferplus else "")
     usage = bunch.usage
@@ -142,32 +140,6 @@ def study_data(path, *, ferplus, n_samples, seed):
 
 
 # -------------------------------------------------------------------- output
-def check_output(out, force):
-    """The absolute ``out``, after checking that the run may (re)place it."""
-    out = os.path.abspath(out)
-    if os.path.exists(out) or os.path.islink(out):
-        if not os.path.isdir(out):
-            raise CLIError(f"{out} exists and is not a folder")
-        if os.listdir(out) and not force:
-            raise CLIError(f"{out} exists and is not empty; pass --force to replace it")
-    return out
-
-
-def publish(temp, out):
-    """Move the finished ``temp`` folder to ``out``, replacing what was there.
-
-    Renames within one parent folder are atomic: ``out`` holds the old
-    complete report or the new one, never a mix.
-    """
-    old = None
-    if os.path.exists(out):
-        old = f"{out}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out, old)
-    os.rename(temp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def json_ready(value):
     """``value`` with numpy types made plain and NaN/inf made None (strict JSON)."""
     if isinstance(value, dict):
@@ -621,13 +593,16 @@ def _run_section(results):
 
 
 def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0, device="auto",
-              force=False, quiet=False, n_samples=None, n_filters=None, n_blocks=None):
+              force=False, quiet=False, n_samples=None, n_filters=None, n_blocks=None,
+              cache=True):
     """Run the study and write its report to the folder ``out``.
 
     Parameters
     ----------
     out : str
-        Output folder; it must not exist or be empty unless ``force``.
+        Output folder, written through :func:`fer_sklearn._output.output_folder`:
+        it must be missing or empty, or, with ``force``, an earlier study's
+        folder holding nothing else.
     data, ferplus : str or None
         FER2013 file or image folder and FER+ votes; None uses synthetic faces.
     epochs, n_samples, n_filters, n_blocks : int or None
@@ -638,9 +613,11 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
     device : str
         As the estimators' ``device``.
     force : bool
-        Replace a non-empty ``out``.
+        Replace an earlier study's folder.
     quiet : bool
         No progress output.
+    cache : bool
+        Use :func:`~fer_sklearn.datasets.load_fer2013`'s parsed-array cache.
 
     Returns
     -------
@@ -650,9 +627,12 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
     Raises
     ------
     CLIError
-        For unusable data, output folder or device.
+        For unusable data or device.
+    fer_sklearn._output.OutputError
+        For an output folder that may not be written.
     """
     from .._estimators import resolve_device
+    from .._output import output_folder
 
     start = time.perf_counter()
     say = (lambda message: None) if quiet else (lambda message: print(f"[study] {message}",
@@ -661,15 +641,12 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
         device = resolve_device(device)
     except ValueError as exc:
         raise CLIError(one_line(exc)) from None
-    out = check_output(out, force)
     settings = study_settings(data=data, quick=quick, epochs=epochs, n_samples=n_samples,
                               n_filters=n_filters, n_blocks=n_blocks)
-    say(f"loading {'synthetic faces' if data is None else data}")
-    dataset = study_data(data, ferplus=ferplus, n_samples=settings["n_samples"], seed=seed)
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    folder = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=parent)
-    try:
+    with output_folder(out, force=force, inputs=(data, ferplus)) as folder:
+        say(f"loading {'synthetic faces' if data is None else data}")
+        dataset = study_data(data, ferplus=ferplus, n_samples=settings["n_samples"], seed=seed,
+                             cache=cache)
         results = {
             "settings": {**settings, "data": data, "ferplus": ferplus, "quick": bool(quick),
                          "seed": seed, "validation_fraction": _VALIDATION_FRACTION},
@@ -702,8 +679,4 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
         for name, text in files.items():
             with open(os.path.join(folder, name), "w", encoding="utf-8") as file:
                 file.write(text)
-        publish(folder, out)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return os.path.join(out, "report.html")
+    return os.path.join(os.path.abspath(out), "report.html")
