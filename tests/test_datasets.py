@@ -96,6 +96,40 @@ def test_crlf_quotes_and_column_order(tmp_path, sample):
     np.testing.assert_array_equal(faces.target, labels)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32", "crlf", "cr"])
+def test_encodings_and_line_ends_people_produce(tmp_path, sample, encoding):
+    """Spreadsheets' "CSV UTF-8" (a BOM), "Unicode text" (UTF-16), Windows and old Mac lines."""
+    pixels, labels, usage = sample
+    plain = write_kaggle(tmp_path / "plain.csv", pixels, labels, usage).read_text()
+    path = tmp_path / "saved.csv"
+    if encoding in ("crlf", "cr"):
+        path.write_bytes(plain.replace("\n", "\r\n" if encoding == "crlf" else "\r").encode())
+    else:
+        path.write_text(plain, encoding=encoding)
+    faces = load_fer2013(path, cache=False)
+    np.testing.assert_array_equal(faces.data, pixels)
+    np.testing.assert_array_equal(faces.target, labels)
+    np.testing.assert_array_equal(faces.usage, usage)
+
+
+def test_utf16_without_a_bom_and_headerless_files_say_what_was_found(tmp_path, sample):
+    pixels, labels, usage = sample
+    plain = write_kaggle(tmp_path / "plain.csv", pixels, labels, usage).read_text()
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(plain.encode("utf-16-le"))
+    with pytest.raises(ValueError, match="utf16.csv: the text holds NUL bytes.*UTF-16"):
+        load_fer2013(path, cache=False)
+    for name, text in [("headerless.csv", plain.split("\n", 1)[1]),
+                       ("headerless_test.csv", "\n".join(
+                           " ".join(map(str, row)) for row in pixels) + "\n")]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError) as info:
+            load_fer2013(tmp_path / name, cache=False)
+        message = str(info.value)
+        assert f"{name}: line 1: the first line holds data, not a header" in message
+        assert "emotion,pixels,Usage" in message and len(message) < 400
+
+
 def test_irregular_but_valid_spacing_takes_the_slow_path(tmp_path, sample):
     pixels, labels, usage = sample
     path = write_kaggle(tmp_path / "a.csv", pixels, labels, usage)
@@ -348,6 +382,65 @@ def test_cache_hit_invalidation_and_no_leftovers(tmp_path, sample, home, monkeyp
     with pytest.raises(ValueError, match="line 2"):
         load_fer2013(path)
     assert cache_files(home) == entries
+
+
+def test_cache_sees_an_edit_that_keeps_size_and_mtime(tmp_path, sample, home):
+    pixels, labels, usage = sample
+    path = write_kaggle(tmp_path / "fer2013.csv", pixels, labels, usage)
+    np.testing.assert_array_equal(load_fer2013(path).data, pixels)
+    stat = path.stat()
+    edited = pixels.copy()
+    value = int(pixels[0, 0])
+    # Another value with as many digits: the file keeps its size.
+    edited[0, 0] = value + 1 if len(str(value + 1)) == len(str(value)) else value - 1
+    write_kaggle(path, edited, labels, usage)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as `touch -r` leaves it
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    np.testing.assert_array_equal(load_fer2013(path).data, edited)
+
+
+def test_image_folder_cache_sees_an_edited_image(tmp_path, sample, home):
+    folder = tmp_path / "faces"
+    (folder / "train" / "happy").mkdir(parents=True)
+    image = folder / "train" / "happy" / "a.png"
+    Image.fromarray(sample[0][0].reshape(48, 48)).save(image)
+    stat = image.stat()
+    load_fer2013(folder)
+    Image.fromarray(255 - sample[0][0].reshape(48, 48)).save(image)
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    np.testing.assert_array_equal(load_fer2013(folder).data[0], 255 - sample[0][0])
+
+
+def test_unwritable_cache_warns_and_loads(tmp_path, sample):
+    path = write_kaggle(tmp_path / "fer2013.csv", *sample)
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")  # a data home below a file cannot be created, even by root
+    with pytest.warns(UserWarning, match="cannot use the cache .* parsed without it"):
+        faces = load_fer2013(path, data_home=blocked / "home")
+    np.testing.assert_array_equal(faces.data, sample[0])
+    # A cache folder that exists but refuses the entry: the same.
+    home = tmp_path / "home"
+    (home / "fer2013_cache").mkdir(parents=True)
+    entry = _fer2013._cache_file(path.absolute(), home)
+    entry.mkdir()  # where the entry file would go
+    with pytest.warns(UserWarning, match="could not write the cache"):
+        faces = load_fer2013(path, data_home=home)
+    np.testing.assert_array_equal(faces.data, sample[0])
+    assert sorted(p.name for p in (home / "fer2013_cache").iterdir()) == [entry.name]
+
+
+def test_interrupt_while_the_cache_is_written_leaves_no_temporary_file(tmp_path, sample, home,
+                                                                       monkeypatch):
+    path = write_kaggle(tmp_path / "fer2013.csv", *sample)
+
+    def interrupted_savez(file, **arrays):
+        file.write(b"PK\x03\x04 part of an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", interrupted_savez)
+    with pytest.raises(KeyboardInterrupt):
+        load_fer2013(path)
+    assert cache_files(home) == []
 
 
 def test_cache_without_target_and_explicit_home(tmp_path, sample):
