@@ -449,6 +449,8 @@ def load(path, *, trusted=None, device=None):
     # Check and load the same bytes: the file could change between two reads.
     with open(path, "rb") as file:
         data = file.read()
+    # Each step that interprets the file runs under the one guard; the two
+    # refusals sit between the steps so that they keep their type and message.
     with _malformed(path):
         untrusted = sio.get_untrusted_types(data=data)
     _refuse_untrusted(path, untrusted, trusted)
