@@ -10,16 +10,26 @@ file holds a plain dictionary: the estimator's class name and parameters, its
 fitted attributes, the training history as columns, and the module's
 ``state_dict`` as numpy arrays. :func:`load` rebuilds the module from the
 parameters and copies the weights in; nothing is unpickled.
+
+:func:`load` treats the file as untrusted input: every step that interprets
+its contents runs under one guard (:func:`_malformed`) that turns whatever a
+damaged or hand-made file provokes -- a zip or zlib error, a RecursionError
+from deep nesting, a missing key, a wrong type -- into one ValueError naming
+the file. Only two refusals keep their own type and message: untrusted types
+(a TypeError: loading them could run code) and another fer_sklearn version.
 """
 
+import contextlib
+import numbers
 import os
-import zipfile
+import warnings
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
 import torch
 from sklearn.utils.validation import check_is_fitted
+from skorch.exceptions import DeviceWarning
 
 from . import __version__
 from . import callbacks as _callbacks
@@ -29,6 +39,32 @@ from ._precision import AutocastNeuralNetClassifier, autocast_dtype
 
 _FORMAT = "fer_sklearn.estimator"
 _ESTIMATORS = {cls.__name__: cls for cls in (FERCNNClassifier, FERDNNClassifier)}
+_PAYLOAD_KEYS = {"format", "fer_sklearn_version", "estimator", "params", "attributes",
+                 "history_columns", "history", "state_dict"}
+
+# The fitted attributes save writes and load sets, with the type each must
+# have. A file names attributes as strings: without this list it could set
+# "__class__", "__dict__" or a method's name on the estimator. history_ and
+# net_ are not here: the history is stored as columns and the net is rebuilt.
+# test_persistence checks that freshly fitted estimators have no others.
+_COMMON_ATTRIBUTE_TYPES = {
+    "classes_": np.ndarray,
+    "n_features_in_": numbers.Integral,
+    "feature_names_in_": np.ndarray,
+    "image_shape_": tuple,
+    "pixel_mean_": numbers.Real,
+    "pixel_std_": numbers.Real,
+    "n_params_": numbers.Integral,
+}
+# Set only by a fit on a DataFrame with string column names.
+_OPTIONAL_ATTRIBUTES = {"feature_names_in_"}
+
+
+def _attribute_types(cls):
+    """The fitted attributes of ``cls`` that :func:`save` writes, with their types."""
+    if issubclass(cls, FERDNNClassifier):
+        return {**_COMMON_ATTRIBUTE_TYPES, "hidden_layer_sizes_": tuple}
+    return _COMMON_ATTRIBUTE_TYPES
 
 
 def _type_name(cls):
@@ -68,10 +104,9 @@ def _payload(estimator):
                 f"saved safely; set it to an int (e.g. {name}={value.n_params_}) or an "
                 "unfitted estimator before saving"
             )
-    attributes = {
-        name: value for name, value in vars(estimator).items()
-        if name.endswith("_") and not name.startswith("_") and name not in ("net_", "history_")
-    }
+    # Attributes set by hand are not the estimator's state and are not saved.
+    attributes = {name: getattr(estimator, name) for name in _attribute_types(type(estimator))
+                  if hasattr(estimator, name)}
     history = estimator.history_
     return {
         "format": _FORMAT,
@@ -150,15 +185,27 @@ def _check_trusted(trusted):
     return [t if isinstance(t, str) else _type_name(t) for t in trusted]
 
 
-def _read_payload(path, trusted):
-    # Check and load the same bytes: the file could change between two reads.
-    with open(path, "rb") as file:
-        data = file.read()
-    not_ours = ValueError(f"{path!r} is not a file written by fer_sklearn.save")
+@contextlib.contextmanager
+def _malformed(path):
+    """Turn any error raised while interpreting the file into one ValueError naming it.
+
+    The one place that converts: a damaged or hand-made file can provoke
+    errors from zipfile, zlib, json (RecursionError on deep nesting), skops,
+    numpy, pandas, torch or the estimator, and none of them names the file.
+    The original error is chained as ``__cause__`` for debugging.
+    """
     try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise not_ours from exc
+        yield
+    except Exception as exc:
+        kind = type(exc).__qualname__
+        if type(exc).__module__ != "builtins":  # "zlib.error" says more than "error"
+            kind = f"{type(exc).__module__}.{kind}"
+        raise ValueError(
+            f"{path!r} is not a file written by fer_sklearn.save, or is damaged ({kind}: {exc})"
+        ) from exc
+
+
+def _refuse_untrusted(path, untrusted, trusted):
     refused = sorted(set(untrusted) - set(_DEFAULT_TRUSTED) - set(trusted))
     if refused:
         raise TypeError(
@@ -166,20 +213,148 @@ def _read_payload(path, trusted):
             "code from the file. If you trust its source, pass them as "
             f"load(path, trusted={refused!r})"
         )
+
+
+def _parse(data, untrusted):
     payload = sio.loads(data, trusted=untrusted)
     if (not isinstance(payload, dict) or payload.get("format") != _FORMAT
             or payload.get("estimator") not in _ESTIMATORS):
-        raise not_ours
+        raise ValueError("it holds no fer_sklearn estimator")
     return payload
 
 
-def load(path, *, trusted=None):
+def _refuse_other_version(path, payload):
+    version = payload.get("fer_sklearn_version")
+    if version != __version__:
+        raise ValueError(
+            f"{path!r} was saved by fer_sklearn {version}, but this is fer_sklearn "
+            f"{__version__}; install fer_sklearn=={version} to use it, or retrain and "
+            "save with this version"
+        )
+
+
+def _check_dict(what, mapping, allowed=None, required=()):
+    """Refuse a ``mapping`` that is no dict, has keys not in ``allowed`` or lacks ``required``."""
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{what} is a {type(mapping).__name__}, not a dict")
+    unknown = set() if allowed is None else set(mapping) - set(allowed)
+    if unknown:
+        raise ValueError(f"{what} has unknown names: {', '.join(sorted(map(repr, unknown)))}")
+    missing = set(required) - set(mapping)
+    if missing:
+        raise ValueError(f"{what} lacks {', '.join(sorted(map(repr, missing)))}")
+
+
+def _checked_attributes(cls, attributes):
+    types = _attribute_types(cls)
+    _check_dict("attributes", attributes, types, set(types) - _OPTIONAL_ATTRIBUTES)
+    for name, value in attributes.items():
+        if not isinstance(value, types[name]):
+            raise ValueError(f"attribute {name} is a {type(value).__name__}, "
+                             f"not a {types[name].__name__}")
+    # What prediction relies on beyond the types.
+    classes, shape = attributes["classes_"], attributes["image_shape_"]
+    if classes.ndim != 1 or len(classes) < 2:
+        raise ValueError(f"classes_ has shape {classes.shape}; expected 2 or more labels")
+    if (len(shape) != 2 or not all(isinstance(side, numbers.Integral) and side > 0
+                                   for side in shape)
+            or shape[0] * shape[1] != attributes["n_features_in_"]):
+        raise ValueError(f"image_shape_ {shape!r} does not hold "
+                         f"n_features_in_={attributes['n_features_in_']} pixels")
+    if not (np.isfinite([attributes["pixel_mean_"], attributes["pixel_std_"]]).all()
+            and attributes["pixel_std_"] > 0):
+        raise ValueError("pixel_mean_ must be finite and pixel_std_ positive")
+    return attributes
+
+
+def _checked_history(columns, history):
+    if not isinstance(columns, list):
+        raise ValueError(f"history_columns is a {type(columns).__name__}, not a list")
+    _check_dict("history", history, columns, columns)
+    if not all(isinstance(column, np.ndarray) and column.ndim == 1
+               for column in history.values()):
+        raise ValueError("history columns must be 1-D arrays")
+    return pd.DataFrame(history, columns=columns)
+
+
+def _checked_state_dict(state_dict):
+    _check_dict("state_dict", state_dict)
+    if not all(isinstance(array, np.ndarray) for array in state_dict.values()):
+        raise ValueError("state_dict must hold numpy arrays")
+    return {name: torch.from_numpy(array) for name, array in state_dict.items()}
+
+
+def _rebuild(payload):
+    """The estimator and its module from a payload of this version; no net yet."""
+    missing = _PAYLOAD_KEYS - set(payload)
+    if missing:
+        raise ValueError(f"missing keys {sorted(missing)}")
+    cls = _ESTIMATORS[payload["estimator"]]
+    params = payload["params"]
+    _check_dict("params", params, cls._get_param_names())
+    # A parameter missing from the file takes its default, except precision:
+    # files written before it existed were trained, and predict, in float32.
+    estimator = cls(**{"precision": "float32", **params})
+    # The checks fit makes: a file cannot smuggle in a configuration that
+    # fit would refuse.
+    estimator._validate_params()
+    for name, value in _checked_attributes(cls, payload["attributes"]).items():
+        setattr(estimator, name, value)
+    estimator.history_ = _checked_history(payload["history_columns"], payload["history"])
+    # Building the module draws initial weights: keep the caller's torch RNG as it was.
+    with torch.random.fork_rng(devices=[]):
+        module = estimator._build_module(len(estimator.classes_))
+    module.load_state_dict(_checked_state_dict(payload["state_dict"]))
+    return estimator, module.eval()
+
+
+def _usable_device(device):
+    """:func:`resolve_device`, also refusing a CUDA index this machine does not have."""
+    if not isinstance(device, str):  # a torch.device would not pass the next fit's checks
+        raise ValueError(f"device must be a string such as 'auto', 'cpu' or 'cuda'; "
+                         f"got {device!r}")
+    resolved = resolve_device(device)
+    target = torch.device(resolved)
+    if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r} but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
+    return resolved
+
+
+def _device_here(path, stored):
+    """The device to load a model saved with ``device=stored`` on, and the parameter value.
+
+    Where ``stored`` cannot be used here (a model trained on a GPU, opened on
+    a machine without one), the estimator gets ``device="auto"``: the one
+    value that is true here (it resolves to what is used) and keeps the
+    stored intent, a GPU where there is one, so that saving the model again
+    does not pin it to this machine's CPU.
+    """
+    try:
+        return _usable_device(stored), stored
+    except ValueError:
+        used = _usable_device("auto")
+    warnings.warn(
+        f"{path!r} was saved with device={stored!r}, which is not available on this "
+        f"machine; loaded with device='auto' ({used!r} here). Pass load(path, device=...) "
+        "to choose.",
+        DeviceWarning, stacklevel=3,
+    )
+    return used, "auto"
+
+
+def load(path, *, trusted=None, device=None):
     """Load an estimator written by :func:`save`, without running code from the file.
 
     Every type in the file is checked against skops' defaults (numpy arrays,
     builtins ...), fer_sklearn's own classes (the estimators, :mod:`fer_sklearn.callbacks`
     and the optimizer classes behind ``optimizer="adam"|"adamw"|"sgd"``) and
     ``trusted`` before anything is built; the network weights are plain arrays.
+    Then the contents are checked: the parameters must be the estimator's own
+    and pass the checks ``fit`` makes, the fitted attributes must be the ones
+    :func:`save` writes (``classes_``, ``n_features_in_``, ``image_shape_`` ...)
+    with the right types, and the weights must be arrays that fit the network
+    the parameters describe.
 
     Parameters
     ----------
@@ -191,14 +366,18 @@ def load(path, *, trusted=None):
         themselves; needed only when parameters such as ``callbacks`` or
         ``optimizer`` hold other objects. Inspect a file from elsewhere with
         ``skops.io.get_untrusted_types(file=path)`` before trusting anything.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default=None
+        Where the loaded estimator runs; it becomes its ``device`` parameter.
+        None keeps the saved ``device`` if this machine has it, and otherwise
+        sets ``device="auto"`` (the CPU on a machine without a GPU) with a
+        warning.
 
     Returns
     -------
     estimator : FERCNNClassifier or FERDNNClassifier
         Fitted, with ``predict_proba`` identical to the saved estimator's on the
         same device. ``net_`` is a fresh skorch net around the restored module,
-        so ``net_.history`` is empty (the history is in ``history_``);
-        ``device="auto"`` resolves on this machine.
+        so ``net_.history`` is empty (the history is in ``history_``).
 
     Raises
     ------
@@ -206,8 +385,18 @@ def load(path, *, trusted=None):
         If the file holds types that are not trusted (the message lists them),
         or ``trusted`` is not a list of type names.
     ValueError
-        If the file was not written by :func:`save`, or by another
-        fer_sklearn version.
+        If ``device`` is not a device this machine has; if the file was
+        written by another fer_sklearn version; or if it is not a file written
+        by :func:`save` or is damaged -- whatever is wrong with it, the error
+        names the file, and the cause is chained.
+    OSError
+        If the file cannot be read.
+
+    Warns
+    -----
+    skorch.exceptions.DeviceWarning
+        If ``device=None`` and the saved device is not available here (a
+        model trained on a GPU, opened without one); the message names both.
 
     See Also
     --------
@@ -217,46 +406,38 @@ def load(path, *, trusted=None):
     --------
     >>> from fer_sklearn import load
     >>> clf = load("model.skops")  # doctest: +SKIP
+    >>> clf = load("model.skops", device="cpu")  # doctest: +SKIP
     >>> clf = load("model.skops",
     ...            trusted=["skorch.callbacks.training.EarlyStopping"])  # doctest: +SKIP
     """
-
     path = os.fspath(path)
-    payload = _read_payload(path, _check_trusted(trusted))
-    version = payload.get("fer_sklearn_version")
-    if version != __version__:
-        raise ValueError(
-            f"{path!r} was saved by fer_sklearn {version}, but this is fer_sklearn "
-            f"{__version__}; install fer_sklearn=={version} to use it, or retrain and "
-            "save with this version"
-        )
-    # Files written before ``precision`` existed were trained, and predict, in float32.
-    estimator = _ESTIMATORS[payload["estimator"]](**{"precision": "float32",
-                                                     **payload["params"]})
-    for name, value in payload["attributes"].items():
-        setattr(estimator, name, value)
-    estimator.history_ = pd.DataFrame(payload["history"], columns=payload["history_columns"])
-    n_classes = len(estimator.classes_)
-    # Building the module draws initial weights: keep the caller's torch RNG as it was.
-    with torch.random.fork_rng(devices=[]):
-        module = estimator._build_module(n_classes)
-    try:
-        module.load_state_dict({
-            name: torch.from_numpy(np.asarray(array))
-            for name, array in payload["state_dict"].items()
-        })
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{path!r}: the saved weights do not fit the network its parameters describe: {exc}"
-        ) from None
+    trusted = _check_trusted(trusted)
+    # The caller's arguments are checked before the file is read, so that a
+    # bad device is never reported as a bad file.
+    used = None if device is None else _usable_device(device)
+    # Check and load the same bytes: the file could change between two reads.
+    with open(path, "rb") as file:
+        data = file.read()
+    # Each step that interprets the file runs under the one guard; the two
+    # refusals sit between the steps so that they keep their type and message.
+    with _malformed(path):
+        untrusted = sio.get_untrusted_types(data=data)
+    _refuse_untrusted(path, untrusted, trusted)
+    with _malformed(path):
+        payload = _parse(data, untrusted)
+    _refuse_other_version(path, payload)
+    with _malformed(path):
+        estimator, module = _rebuild(payload)
+    if used is None:
+        used, device = _device_here(path, estimator.device)
+    estimator.device = device
     # A net for prediction, as fit leaves one; a warm-start fit builds its own.
-    device = resolve_device(estimator.device)
     estimator.net_ = AutocastNeuralNetClassifier(
-        module=module.eval(),
-        autocast_dtype=autocast_dtype(estimator.precision, device),
+        module=module,
+        autocast_dtype=autocast_dtype(estimator.precision, used),
         criterion=torch.nn.CrossEntropyLoss,
-        classes=np.arange(n_classes),
+        classes=np.arange(len(estimator.classes_)),
         batch_size=estimator.batch_size,
-        device=device,
+        device=used,
     ).initialize()
     return estimator
