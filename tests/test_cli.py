@@ -472,3 +472,24 @@ def test_no_cache_leaves_the_data_home_alone(tmp_path, monkeypatch):
     status, _, stderr = run([*argv, "--out", tmp_path / "b.skops"])
     assert status == 0, stderr
     assert len(list(home.rglob("*.npz"))) == 1
+
+
+def test_model_trained_on_a_gpu_predicts_here(model_file, tmp_path):
+    """`train --device auto` on a GPU machine stores "cuda"; this machine may have none."""
+    import torch
+
+    from fer_sklearn import load, save
+
+    model = load(model_file)
+    model.device = f"cuda:{torch.cuda.device_count()}"  # a GPU this machine lacks
+    gpu_file = tmp_path / "gpu.skops"
+    save(model, gpu_file)
+    X, y = make_faces(70, random_state=5, return_X_y=True)
+    csv = _write_csv(tmp_path / "faces.csv", np.rint(X), y)
+    status, stdout, stderr = run(["predict", gpu_file, csv])
+    assert status == 0
+    assert stderr.startswith("fer-sklearn: warning: ") and stderr.count("\n") == 1, stderr
+    assert f"device='{model.device}'" in stderr
+    status, stdout_cpu, stderr = run(["predict", gpu_file, csv, "--device", "cpu"])
+    assert status == 0 and stderr == "" and stdout_cpu == stdout
+    _assert_one_line_error(*run(["evaluate", gpu_file, "--device", "tpu"])[::2], "tpu")

@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import sys
+import warnings
 
 import numpy as np
 
@@ -64,11 +65,11 @@ def _device(device):
         raise CLIError(one_line(exc)) from None
 
 
-def _load_model(path):
+def _load_model(path, device):
     from .. import load
 
     try:
-        return load(path)
+        return load(path, device=device)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(one_line(exc)) from None
 
@@ -115,7 +116,7 @@ def _evaluate(args):
 
     if args.json:
         check_output_file(args.json, force=args.force, inputs=[args.model, args.data])
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.device)
     X, y, target_names = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
                                        seed=args.seed, cache=args.cache)
     labels = model.classes_
@@ -168,7 +169,7 @@ def _predict(args):
 
     if args.out != "-":
         check_output_file(args.out, force=args.force, inputs=[args.input_model, args.input])
-    model = _load_model(args.input_model)
+    model = _load_model(args.input_model, args.device)
     height, width = model.image_shape_
     if os.path.isdir(args.input):
         ids, images = _image_folder(args.input)
@@ -204,6 +205,12 @@ def _add_common(parser):
                         help="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N' "
                              "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _add_load_device(parser):
+    parser.add_argument("--device",
+                        help="'auto', 'cpu', 'cuda' or 'cuda:N' to predict on (default: the "
+                             "model's own device, or 'auto' where this machine lacks it)")
 
 
 def _add_cache(parser):
@@ -296,6 +303,7 @@ def build_parser():
                           help="seed of the synthetic faces (default: %(default)s)")
     evaluate.add_argument("--json", help="also write the numbers to this JSON file")
     evaluate.add_argument("--force", action="store_true", help="replace an existing --json")
+    _add_load_device(evaluate)
     _add_cache(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
@@ -307,6 +315,7 @@ def build_parser():
                          "images (searched recursively; resized to the model's input size)")
     predict.add_argument("--out", default="-", help="CSV file; '-' for stdout (default)")
     predict.add_argument("--force", action="store_true", help="replace an existing --out")
+    _add_load_device(predict)
     _add_cache(predict)
     predict.set_defaults(handler=_predict)
     return parser
@@ -361,6 +370,11 @@ def _fail(message):
     print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
+def _warn(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each, like errors: a user of the command has no use for our source."""
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv=None):
     """Run ``fer-sklearn`` with ``argv`` (default: the command line).
 
@@ -378,7 +392,8 @@ def main(argv=None):
     import matplotlib
 
     matplotlib.use("Agg")  # figures are files; never open a window
-    with _console(), interrupts_raise():
+    with _console(), interrupts_raise(), warnings.catch_warnings():
+        warnings.showwarning = _warn
         try:
             args = build_parser().parse_args(argv)
             args.handler(args)
