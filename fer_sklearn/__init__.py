@@ -12,7 +12,7 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 from ._estimators import FERCNNClassifier, FERDNNClassifier  # noqa: E402
 from ._onnx import export_onnx  # noqa: E402
-from ._persistence import load, save  # noqa: E402
+from ._persistence import load, read_metadata, save  # noqa: E402
 
 __all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "export_onnx", "load",
-           "save", "__version__"]
+           "read_metadata", "save", "__version__"]

@@ -41,6 +41,7 @@ _FORMAT = "fer_sklearn.estimator"
 _ESTIMATORS = {cls.__name__: cls for cls in (FERCNNClassifier, FERDNNClassifier)}
 _PAYLOAD_KEYS = {"format", "fer_sklearn_version", "estimator", "params", "attributes",
                  "history_columns", "history", "state_dict"}
+_WEIGHT_DTYPES = ("float32", "float16")
 
 # The fitted attributes save writes and load sets, with the type each must
 # have. A file names attributes as strings: without this list it could set
@@ -93,7 +94,7 @@ def _check_estimator(estimator, caller):
     check_is_fitted(estimator)
 
 
-def _payload(estimator):
+def _payload(estimator, metadata, weights_dtype):
 
     params = estimator.get_params(deep=False)
     for name, value in params.items():
@@ -108,7 +109,7 @@ def _payload(estimator):
     attributes = {name: getattr(estimator, name) for name in _attribute_types(type(estimator))
                   if hasattr(estimator, name)}
     history = estimator.history_
-    return {
+    payload = {
         "format": _FORMAT,
         "fer_sklearn_version": __version__,
         "estimator": type(estimator).__name__,
@@ -117,13 +118,21 @@ def _payload(estimator):
         "history_columns": list(history.columns),
         "history": {column: history[column].to_numpy() for column in history.columns},
         "state_dict": {
-            name: tensor.detach().cpu().numpy()
+            name: _stored(tensor.detach().cpu().numpy(), weights_dtype)
             for name, tensor in estimator.module_.state_dict().items()
         },
     }
+    if metadata is not None:
+        payload["metadata"] = metadata
+    return payload
 
 
-def save(estimator, path):
+def _stored(array, weights_dtype):
+    """``array`` as written: floating-point weights in ``weights_dtype``, counters as they are."""
+    return array.astype(weights_dtype) if array.dtype.kind == "f" else array
+
+
+def save(estimator, path, *, metadata=None, weights_dtype="float32"):
     """Save a fitted estimator to a skops file that :func:`load` opens safely.
 
     The file holds the parameters, the fitted attributes, ``history_`` and
@@ -137,6 +146,14 @@ def save(estimator, path):
         A fitted estimator.
     path : str or path-like
         Destination, conventionally ending in ``.skops``; replaced if it exists.
+    metadata : dict, default=None
+        Provenance to store beside the model (how it was trained, on what,
+        what it scored), made of str, int, float, bool, None, lists and dicts
+        with str keys; :func:`read_metadata` returns it.
+    weights_dtype : {"float32", "float16"}, default="float32"
+        Storage type of the floating-point weights. ``"float16"`` halves the
+        file; :func:`load` restores float32 weights, rounded to float16's 11
+        significant bits, so check ``predict_proba`` before shipping it.
 
     Returns
     -------
@@ -145,8 +162,10 @@ def save(estimator, path):
     Raises
     ------
     TypeError
-        If ``estimator`` is not a fer_sklearn classifier, or a parameter holds
-        a fitted estimator.
+        If ``estimator`` is not a fer_sklearn classifier, a parameter holds
+        a fitted estimator, or ``metadata`` holds other types.
+    ValueError
+        For an unknown ``weights_dtype``.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
 
@@ -167,9 +186,29 @@ def save(estimator, path):
     True
     """
     _check_estimator(estimator, "save")
-    payload = _payload(estimator)
+    if weights_dtype not in _WEIGHT_DTYPES:
+        raise ValueError(f"weights_dtype must be one of {list(_WEIGHT_DTYPES)}; "
+                         f"got {weights_dtype!r}")
+    if metadata is not None:
+        _check_metadata(metadata)
+    payload = _payload(estimator, metadata, weights_dtype)
     with atomic_open(path) as file:
         sio.dump(payload, file)
+
+
+def _check_metadata(value, where="metadata"):
+    """Refuse metadata that skops would store as objects of other types than plain data."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} keys must be str; got {key!r}")
+            _check_metadata(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_metadata(item, f"{where}[{i}]")
+    elif not (value is None or isinstance(value, (str, bool, int, float))):
+        raise TypeError(f"{where} must be made of str, int, float, bool, None, lists and "
+                        f"dicts; got a {type(value).__name__}")
 
 
 def _check_trusted(trusted):
@@ -286,9 +325,7 @@ def _checked_state_dict(state_dict):
 
 def _rebuild(payload):
     """The estimator and its module from a payload of this version; no net yet."""
-    missing = _PAYLOAD_KEYS - set(payload)
-    if missing:
-        raise ValueError(f"missing keys {sorted(missing)}")
+    _check_dict("the file", payload, _PAYLOAD_KEYS | {"metadata"}, _PAYLOAD_KEYS)
     cls = _ESTIMATORS[payload["estimator"]]
     params = payload["params"]
     _check_dict("params", params, cls._get_param_names())
@@ -341,6 +378,55 @@ def _device_here(path, stored):
         DeviceWarning, stacklevel=3,
     )
     return used, "auto"
+
+
+def _read(path, trusted):
+    """The payload of the file at ``path``, parsed safely; not yet checked beyond its format."""
+    # Check and load the same bytes: the file could change between two reads.
+    with open(path, "rb") as file:
+        data = file.read()
+    # Each step that interprets the file runs under the one guard; the two
+    # refusals sit between the steps so that they keep their type and message.
+    with _malformed(path):
+        untrusted = sio.get_untrusted_types(data=data)
+    _refuse_untrusted(path, untrusted, trusted)
+    with _malformed(path):
+        payload = _parse(data, untrusted)
+    _refuse_other_version(path, payload)
+    return payload
+
+
+def read_metadata(path):
+    """The ``metadata`` a model file was saved with (see :func:`save`), without loading the model.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    metadata : dict
+        Empty when the file was saved without metadata.
+
+    Raises
+    ------
+    ValueError, TypeError, OSError
+        As :func:`load`, for a file that cannot be read safely.
+
+    Examples
+    --------
+    >>> from fer_sklearn import read_metadata
+    >>> read_metadata("model.skops")["accuracy"]  # doctest: +SKIP
+    0.708
+    """
+    path = os.fspath(path)
+    payload = _read(path, [])
+    with _malformed(path):
+        metadata = payload.get("metadata", {})
+        _check_dict("metadata", metadata)
+        _check_metadata(metadata)
+    return metadata
 
 
 def load(path, *, trusted=None, device=None):
@@ -415,17 +501,7 @@ def load(path, *, trusted=None, device=None):
     # The caller's arguments are checked before the file is read, so that a
     # bad device is never reported as a bad file.
     used = None if device is None else _usable_device(device)
-    # Check and load the same bytes: the file could change between two reads.
-    with open(path, "rb") as file:
-        data = file.read()
-    # Each step that interprets the file runs under the one guard; the two
-    # refusals sit between the steps so that they keep their type and message.
-    with _malformed(path):
-        untrusted = sio.get_untrusted_types(data=data)
-    _refuse_untrusted(path, untrusted, trusted)
-    with _malformed(path):
-        payload = _parse(data, untrusted)
-    _refuse_other_version(path, payload)
+    payload = _read(path, trusted)
     with _malformed(path):
         estimator, module = _rebuild(payload)
     if used is None:

@@ -327,7 +327,7 @@ DAMAGES = {
     "not a dict": (_dumped([1, 2]), "no fer_sklearn estimator"),
     "unknown estimator": (_edited(lambda p: p.update(estimator="Pickler")),
                           "no fer_sklearn estimator"),
-    "missing key": (_edited(lambda p: p.pop("state_dict")), r"missing keys \['state_dict'\]"),
+    "missing key": (_edited(lambda p: p.pop("state_dict")), "the file lacks 'state_dict'"),
     "params not a dict": (_edited(lambda p: p.update(params=[1])), "params is a list"),
     "unknown param": (_set("params", __class__="dict"), "params has unknown names: '__class__'"),
     "invalid param": (_set("params", n_filters="x"), "'n_filters' parameter"),

@@ -1,0 +1,90 @@
+"""The models shipped in the package: they load offline, say where they come from, and score
+what their files record."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_sklearn import EMOTIONS, FERCNNClassifier
+from fer_sklearn.pretrained import PRETRAINED, load_pretrained, pretrained_info
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
+needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found at {REAL} "
+                                "(set FER2013_PATH)")
+SHIPPED = [name for name in PRETRAINED
+           if (REPO / "fer_sklearn" / "pretrained" / f"{name}.skops").is_file()]
+
+
+def test_fer2013_is_shipped_small_and_says_where_it_comes_from():
+    assert "fer2013" in SHIPPED
+    for name in SHIPPED:
+        path = REPO / "fer_sklearn" / "pretrained" / f"{name}.skops"
+        assert path.stat().st_size <= 10_000_000
+        info = pretrained_info(name)
+        assert info["name"] == name and info["seed"] == 0
+        assert len(info["data_sha256"]["fer2013.csv.gz"]) == 64
+        assert info["recipe"]["max_epochs"] >= 1 and 0 < info["publictest_accuracy"] < 1
+        assert info["float16_max_proba_difference"] <= 1e-3 or info["weights_dtype"] == "float32"
+
+
+def test_predicts_emotion_names():
+    model = load_pretrained("fer2013")
+    assert isinstance(model, FERCNNClassifier)
+    assert sorted(model.classes_) == sorted(EMOTIONS)
+    rng = np.random.RandomState(0)
+    labels = model.predict(rng.randint(0, 256, (3, 2304)))
+    assert set(labels) <= set(EMOTIONS)
+    assert model.device == "auto"
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="unknown pretrained model 'affectnet'"):
+        load_pretrained("affectnet")
+
+
+@needs_real
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_file_reproduces_its_recorded_publictest_accuracy(name):
+    from fer_sklearn.datasets import load_fer2013
+
+    info = pretrained_info(name)
+    if name == "fer2013":
+        bunch = load_fer2013(REAL, usage="PublicTest")
+    else:
+        bunch = load_fer2013(REAL, usage="PublicTest", labels="ferplus",
+                             ferplus_path=REAL.parent / "fer2013new.csv")
+    y = np.asarray(bunch.target_names)[bunch.target]
+    accuracy = load_pretrained(name).score(bunch.data, y)
+    assert len(y) == info["publictest_n"]
+    # Within 0.1 point: bfloat16 and float32 forward passes differ on a few faces.
+    assert abs(accuracy - info["publictest_accuracy"]) <= 0.001, (accuracy, info)
+
+
+def test_loads_and_predicts_offline_in_a_fresh_process(tmp_path):
+    """No network, an empty home, no data home: everything comes from the installed package."""
+    code = textwrap.dedent("""
+        import socket
+
+        def refuse(*args, **kwargs):
+            raise OSError("network access attempted")
+
+        socket.socket.connect = socket.socket.connect_ex = refuse
+        socket.create_connection = socket.getaddrinfo = refuse
+        import numpy as np
+        from fer_sklearn.pretrained import load_pretrained
+
+        model = load_pretrained("fer2013")
+        print(model.predict(np.full((1, 2304), 128.0))[0])
+    """)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "NO_PROXY": "*"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in EMOTIONS
+    assert list(tmp_path.iterdir()) == []  # nothing written, no cache, no download
