@@ -31,7 +31,9 @@ _N_PIXELS = _SIDE * _SIDE
 _FOLDER_USAGE = {"train": "Training", "test": "PublicTest"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 _LABELS = ("fer", "ferplus", "ferplus-proba")
-_CACHE_VERSION = "1"
+# "2": image folders are read by faces.read_image (EXIF, 16-bit), so older
+# parses of a folder are stale.
+_CACHE_VERSION = "2"
 # Decimal digits of each uint16 value; see _fast_pixels.
 _N_DIGITS = (1 + (np.arange(2**16) >= 10) + (np.arange(2**16) >= 100)).astype(np.uint8)
 
@@ -238,17 +240,17 @@ def _scan_pixels(path, data, starts, ends, line_numbers):
 
 
 def _parse_folder(root):
-    """Images under ``root/{train,test}/<emotion>/``, read with Pillow."""
-    from PIL import Image, UnidentifiedImageError
+    """Images under ``root/{train,test}/<emotion>/``, read by the one image reader.
+
+    :func:`fer_sklearn.faces.read_image` applies EXIF orientation, scales
+    16-bit images and names a broken file in its error.
+    """
+    from ..faces import read_image
 
     files, labels, usage = _folder_files(root)
     pixels = np.empty((len(files), _N_PIXELS), np.uint8)
     for row, file in enumerate(files):
-        try:
-            with Image.open(file) as image:
-                array = np.asarray(image.convert("L"))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"{file}: cannot read the image ({exc})") from None
+        array = read_image(file, mode="L")
         if array.shape != (_SIDE, _SIDE):
             raise ValueError(f"{file}: image is {array.shape[1]}x{array.shape[0]} "
                              f"pixels, expected {_SIDE}x{_SIDE}")
