@@ -259,9 +259,11 @@ def test_aligner_no_face_options(tmp_path):
 
 
 def test_aligner_keep_best_or_largest(astronaut):
-    faces = detect_faces([astronaut], eyes=False)
-    largest = FaceAligner(keep="largest", rotate=False, size=16).transform([astronaut])
-    best = FaceAligner(keep="best", rotate=False, size=16).transform([astronaut])
+    faces = detect_faces([astronaut], eyes=False, angles=(0, 15))
+    fast = {"angles": (0, 15)}
+    largest = FaceAligner(keep="largest", rotate=False, size=16,
+                          detector_params=fast).transform([astronaut])
+    best = FaceAligner(rotate=False, size=16, detector_params=fast).transform([astronaut])
     boxes = faces[["x", "y", "width", "height"]].to_numpy(float)
     gray = read_image(astronaut)
     np.testing.assert_array_equal(best[0], crop_face(gray, boxes[0], size=16).ravel())
@@ -272,17 +274,19 @@ def test_aligner_keep_best_or_largest(astronaut):
 def test_aligner_pipeline_on_paths_pil_and_arrays(tmp_path, astronaut):
     from sklearn.pipeline import make_pipeline
 
-    Image.fromarray(astronaut).save(tmp_path / "a.jpg")
-    photos = [tmp_path / "a.jpg", str(tmp_path / "a.jpg"), Image.fromarray(astronaut),
-              astronaut, np.uint16(astronaut) * 257, astronaut / 255.0]
-    y = np.array([3, 3, 3, 6, 6, 6])
-    model = make_pipeline(FaceAligner(), FERCNNClassifier(n_filters=4, n_blocks=2,
-                                                         max_epochs=1, random_state=0))
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    photos = [tmp_path / "a.png", Image.fromarray(astronaut), np.uint16(astronaut) * 257,
+              astronaut / 255.0]
+    y = np.array([3, 3, 6, 6])
+    fast = {"angles": (0,), "cascades": ("frontalface_default",)}
+    model = make_pipeline(FaceAligner(min_size=0.15, detector_params=fast),
+                          FERCNNClassifier(n_filters=4, n_blocks=2, max_epochs=1,
+                                           random_state=0))
     model.fit(photos, y)
-    assert model.predict(photos).shape == (6,)
+    assert model.predict(photos).shape == (4,)
     rows = model[0].transform(photos)
     # Paths, PIL and 8/16-bit/float arrays of one photo give (nearly) one face.
-    assert np.abs(rows - rows[3]).max() <= 2
+    assert np.abs(rows - rows[0]).max() <= 2
 
 
 def test_aligner_sklearn_api(astronaut):
@@ -319,8 +323,9 @@ def test_aligner_recovers_real_fer2013_faces():
     out = FaceAligner(keep="best", no_face="nan").transform(images)
     found = ~np.isnan(out).any(1)
     assert found.mean() >= 0.6
-    corr = [np.corrcoef(a, b)[0, 1] for a, b in zip(out[found], X[found].astype(float))]
-    assert np.median(corr) > 0.7
+    # Each aligned face is most like its own original among the eight.
+    corr = np.corrcoef(np.vstack([out[found], X.astype(float)]))[:found.sum(), found.sum():]
+    assert (corr.argmax(1) == np.flatnonzero(found)).mean() >= 0.6
 
 
 # ---------------------------------------------------------------- FaceDisplay

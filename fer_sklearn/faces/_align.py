@@ -11,14 +11,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._detect import _as_images, _check_detect_params, _detect_one, _to_frame
 from ._io import read_image
 
-FER2013_FRAMING = (1.0, 0.0, 0.0)
+FER2013_FRAMING = (1.025, 0.0, 0.004)
 """How FER2013 frames a face, relative to :func:`detect_faces`' box.
 
 ``(scale, x_offset, y_offset)``: a FER2013 crop is ``scale`` box widths wide,
 and its centre lies ``x_offset``, ``y_offset`` box widths right of and below
 the box centre. Measured by ``benchmarks/bench_faces.py --framing``: the
-detector run on FER2013 crops upscaled and padded, medians over the crops
-where one face was found (see the "Faces in photographs" page).
+detector (defaults, eyes off) run on 300 random FER2013 Training crops
+upscaled to 144 px and padded by 96 px of their mean grey; medians over the
+282 crops where a face was found (quartiles: scale 0.96..1.13, offsets
+within +-0.025). FER2013's crops are the detector's box, nearly exactly --
+as expected of a set cut with OpenCV's own Haar detector.
 """
 
 
