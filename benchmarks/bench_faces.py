@@ -192,3 +192,92 @@ def measure_framing(X, n_jobs=None):
             "quartiles": {"scale": quartiles[:, 0].tolist(),
                           "x_offset": quartiles[:, 1].tolist(),
                           "y_offset": quartiles[:, 2].tolist()}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT)
+    parser.add_argument("--n", type=int, default=300, help="scenes (PublicTest faces)")
+    parser.add_argument("--model", type=Path, help="a FER2013 classifier saved with save()")
+    parser.add_argument("--framing", type=int, default=0,
+                        help="also measure the framing on this many Training crops")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/faces.json")
+    args = parser.parse_args(argv)
+
+    from fer_sklearn import FERCNNClassifier, load
+    from fer_sklearn.datasets import load_fer2013
+    from fer_sklearn.faces import FaceAligner, detect_faces, read_image
+
+    X, y = load_fer2013(args.data, usage="PublicTest", return_X_y=True)
+    pick = np.random.RandomState(0).choice(len(X), args.n, replace=False)
+    X, y = X[pick], y[pick]
+    images, boxes, infos = make_scenes(X, seed=1)
+    result = {"n_scenes": args.n, "python": sys.version.split()[0],
+              "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
+              "platform": platform.platform()}
+    if args.framing:
+        train, _ = load_fer2013(args.data, usage="Training", return_X_y=True)
+        crops = train[np.random.RandomState(0).choice(len(train), args.framing, replace=False)]
+        result["framing"] = measure_framing(crops)
+
+    start = time.perf_counter()
+    grays = [read_image(image) for image in images]
+    read_s = time.perf_counter() - start
+    start = time.perf_counter()
+    faces = detect_faces(grays)
+    detect_s = time.perf_counter() - start
+    best, false = match(faces, boxes)
+    found = best >= 0.3
+    rotated = np.array([info["angle"] != 0 for info in infos])
+    sideways = np.array([info["orientation"] != 1 for info in infos])
+    # Which face FaceAligner keeps: is it the true one?
+    kept = {}
+    for keep, column in (("best", "score"), ("largest", "width")):
+        ok = np.zeros(len(boxes), bool)
+        for index, truth in enumerate(boxes):
+            mine = faces[faces["image"] == index]
+            if len(mine):
+                row = mine.loc[mine[column].idxmax()]
+                ok[index] = iou(row[["x", "y", "width", "height"]].to_numpy(float), truth) >= 0.3
+        kept[keep] = float(ok.mean())
+    result["detection"] = {
+        "recall": float(found.mean()), "recall_rotated": float(found[rotated].mean()),
+        "recall_upright": float(found[~rotated].mean()),
+        "recall_exif_sideways": float(found[sideways].mean()),
+        "median_iou": float(np.median(best[found])),
+        "false_per_photo": false / len(boxes),
+        "kept_face_is_true": kept,
+        "read_s_per_photo": read_s / len(boxes), "detect_s_per_photo": detect_s / len(boxes)}
+    print(json.dumps(result, indent=1), flush=True)
+
+    if args.model is None:
+        train, train_y = load_fer2013(args.data, usage="Training", return_X_y=True)
+        model = FERCNNClassifier(n_filters=16, max_epochs=6, random_state=0).fit(train, train_y)
+        result["model"] = "FERCNNClassifier(n_filters=16, max_epochs=6) trained here"
+    else:
+        model = load(args.model)
+        result["model"] = str(args.model.name)
+    start = time.perf_counter()
+    aligned = FaceAligner(no_face="center").transform(images)
+    align_s = time.perf_counter() - start
+    start = time.perf_counter()
+    on_photos = model.predict(aligned)
+    classify_s = time.perf_counter() - start
+    on_crops = model.predict(X)
+    crop_ok, photo_ok = on_crops == y, on_photos == y
+    result["accuracy"] = {
+        "crops_all": float(crop_ok.mean()), "photos_all": float(photo_ok.mean()),
+        "crops_detected": float(crop_ok[found].mean()),
+        "photos_detected": float(photo_ok[found].mean()),
+        "ratio_detected": float(photo_ok[found].mean() / crop_ok[found].mean()),
+        "ratio_all": float(photo_ok.mean() / crop_ok.mean())}
+    result["speed"] = {
+        "photos_per_s_read_detect_align": len(images) / align_s,
+        "photos_per_s_classify": len(images) / classify_s,
+        "photos_per_s_end_to_end": len(images) / (align_s + classify_s)}
+    print(json.dumps(result, indent=1), flush=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
