@@ -56,8 +56,8 @@ for ax in axes:
 # ``FaceAligner`` takes raw photographs (paths, PIL images, arrays) as a text
 # vectoriser takes raw documents, so it goes first in a pipeline. Here the
 # classifier is fitted separately on 48x48 synthetic faces (see above).
-X, y = make_faces(700, random_state=0, return_X_y=True)
-clf = FERCNNClassifier(n_filters=8, n_blocks=3, max_epochs=3, random_state=0).fit(X, y)
+X, y = make_faces(500, random_state=0, return_X_y=True)
+clf = FERCNNClassifier(n_filters=8, n_blocks=3, max_epochs=2, random_state=0).fit(X, y)
 model = make_pipeline(FaceAligner(), clf)
 model.predict([photo])
 
