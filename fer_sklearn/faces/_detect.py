@@ -310,9 +310,8 @@ def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
     >>> from skimage.data import astronaut
     >>> from fer_sklearn.faces import detect_faces
     >>> faces = detect_faces([astronaut()])
-    >>> faces[["image", "face", "x", "y", "width", "height"]].round(-1).head(1)
-       image  face      x     y  width  height
-    0      0     0  170.0  40.0   90.0    90.0
+    >>> faces.iloc[0][["x", "y", "width"]].round(-1).tolist()  # her face, in pixels
+    [170.0, 70.0, 100.0]
     """
     images = _as_images(images)
     angles, cascades = _check_detect_params(min_size, scale_factor, min_neighbors, angles,
