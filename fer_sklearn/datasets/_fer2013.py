@@ -31,7 +31,9 @@ _N_PIXELS = _SIDE * _SIDE
 _FOLDER_USAGE = {"train": "Training", "test": "PublicTest"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 _LABELS = ("fer", "ferplus", "ferplus-proba")
-_CACHE_VERSION = "2"  # 2: keyed on a SHA-256 of the content
+# 2: keyed on a SHA-256 of the content, and image folders read by faces.read_image
+# (EXIF orientation, 16-bit scaling), so every older entry is stale.
+_CACHE_VERSION = "2"
 # Byte-order marks, longest first (UTF-32's LE mark starts with UTF-16's).
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"),
          (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
@@ -282,17 +284,17 @@ def _scan_pixels(path, data, starts, ends, line_numbers):
 
 
 def _parse_folder(root):
-    """Images under ``root/{train,test}/<emotion>/``, read with Pillow."""
-    from PIL import Image, UnidentifiedImageError
+    """Images under ``root/{train,test}/<emotion>/``, read by the one image reader.
+
+    :func:`fer_sklearn.faces.read_image` applies EXIF orientation, scales
+    16-bit images and names a broken file in its error.
+    """
+    from ..faces import read_image
 
     files, labels, usage = _folder_files(root)
     pixels = np.empty((len(files), _N_PIXELS), np.uint8)
     for row, file in enumerate(files):
-        try:
-            with Image.open(file) as image:
-                array = np.asarray(image.convert("L"))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"{file}: cannot read the image ({exc})") from None
+        array = read_image(file, mode="L")
         if array.shape != (_SIDE, _SIDE):
             raise ValueError(f"{file}: image is {array.shape[1]}x{array.shape[0]} "
                              f"pixels, expected {_SIDE}x{_SIDE}")

@@ -1,0 +1,283 @@
+"""Scene benchmark for :mod:`fer_sklearn.faces`: real faces on 640x480 photos.
+
+FER2013 PublicTest faces (Goodfellow et al., 2013), whose position and label are
+known, are upscaled to 100-180 pixels and pasted at a random place on a 640x480
+background cut from one of scikit-image's photographs (coffee, cat, rocket,
+bricks, grass, gravel, moon, coins, page, text, Hubble; none holds a human face).
+A third of the scenes are then rotated by up to +-15 degrees about the face
+centre, half are grey and half RGB (the face tinted to match the background's
+colour balance), and every scene is stored as an in-memory JPEG (quality 90);
+a quarter of those are stored sideways with an EXIF Orientation tag (6 or 8),
+so the reader must turn them upright. Nothing derived from FER2013 is written
+to disk.
+
+It reports:
+
+- detection recall (a face is found when a detected box has IoU >= 0.3 with the
+  pasted square) and the median IoU of the found faces, and the false
+  detections per photo;
+- photos/s for 640x480 photos, split into reading + detection + alignment, and
+  classification;
+- accuracy of photo -> FaceAligner -> classifier against the same classifier on
+  the original 48x48 crops: on the faces detected, and on all faces (a photo with
+  no face detected gets the centre crop, ``no_face="center"``);
+- the FER2013 framing: :func:`detect_faces` run on FER2013 crops upscaled to
+  144 px and padded by 96 px of their mean grey, giving the median ratio of the
+  crop side to the detector box width and the median offset of the crop centre
+  from the box centre (in box widths) -- the figures behind
+  :data:`fer_sklearn.faces.FER2013_FRAMING`.
+
+The classifier is ``--model path.skops`` (saved with :func:`fer_sklearn.save`),
+or, without it, a small FERCNNClassifier (16 filters, 6 epochs) trained here on
+FER2013 Training (about 10 minutes on 2 CPU cores).
+
+Usage::
+
+    python benchmarks/bench_faces.py --n 300 --model cnn_small.skops \\
+        --out benchmarks/results/faces.json
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
+BACKGROUNDS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "moon", "coins",
+               "page", "text", "hubble_deep_field")
+SIZE = (640, 480)
+
+
+def _backgrounds():
+    import skimage.data
+
+    out = []
+    for name in BACKGROUNDS:
+        image = getattr(skimage.data, name)()
+        out.append(image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2))
+    return out
+
+
+def _background(images, rng):
+    """A random 640x480 cut of a background photograph, resized as needed."""
+    image = images[rng.randint(len(images))]
+    h, w = image.shape[:2]
+    scale = max(SIZE[0] / w, SIZE[1] / h) * rng.uniform(1.0, 1.5)
+    resized = Image.fromarray(image).resize((int(np.ceil(w * scale)), int(np.ceil(h * scale))),
+                                            Image.BICUBIC)
+    x = rng.randint(resized.width - SIZE[0] + 1)
+    y = rng.randint(resized.height - SIZE[1] + 1)
+    return np.asarray(resized.crop((x, y, x + SIZE[0], y + SIZE[1])))
+
+
+def make_scene(face, background, rng):
+    """One scene: an in-memory JPEG (PIL image) and the face's square box.
+
+    Returns ``(image, box, info)``: ``box`` is ``(x, y, side, side)`` in the
+    upright photo's pixels; ``info`` says what was done.
+    """
+    side = int(rng.randint(100, 181))
+    x = int(rng.randint(0, SIZE[0] - side + 1))
+    y = int(rng.randint(0, SIZE[1] - side + 1))
+    patch = np.asarray(Image.fromarray(face.reshape(48, 48)).resize((side, side), Image.BICUBIC))
+    colour = bool(rng.rand() < 0.5)
+    scene = background.astype(np.float32)
+    if colour:  # tint the grey face with the background's mean colour balance
+        tint = scene.reshape(-1, 3).mean(0)
+        tint = tint / tint.mean()
+        scene[y:y + side, x:x + side] = np.clip(patch[:, :, None] * tint, 0, 255)
+    else:
+        scene = scene.mean(2)
+        scene[y:y + side, x:x + side] = patch
+    scene = Image.fromarray(np.rint(scene).astype(np.uint8))
+    angle = float(rng.uniform(-15, 15)) if rng.rand() < 1 / 3 else 0.0
+    if angle:
+        scene = scene.rotate(angle, Image.BICUBIC, center=(x + side / 2, y + side / 2))
+    orientation = int(rng.choice([6, 8])) if rng.rand() < 0.25 else 1
+    if orientation != 1:
+        # EXIF 6: the viewer turns the stored pixels 90 degrees clockwise to show
+        # them upright, so they are stored turned 90 degrees anticlockwise (8: the converse).
+        scene = scene.transpose(Image.ROTATE_90 if orientation == 6 else Image.ROTATE_270)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    scene.save(buffer, "JPEG", quality=90, exif=exif)
+    buffer.seek(0)
+    info = {"angle": angle, "orientation": orientation, "colour": colour, "side": side}
+    return Image.open(buffer), (x, y, side, side), info
+
+
+def make_scenes(X, seed=0):
+    """A scene per row of ``X`` (uint8, n x 2304): lists of images, boxes, infos."""
+    rng = np.random.RandomState(seed)
+    backgrounds = _backgrounds()
+    images, boxes, infos = [], [], []
+    for face in X:
+        image, box, info = make_scene(face, _background(backgrounds, rng), rng)
+        images.append(image)
+        boxes.append(box)
+        infos.append(info)
+    return images, np.array(boxes, float), infos
+
+
+def iou(a, b):
+    """IoU of boxes ``(x, y, w, h)``, broadcast over leading axes."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    x0 = np.maximum(a[..., 0], b[..., 0])
+    y0 = np.maximum(a[..., 1], b[..., 1])
+    x1 = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2])
+    y1 = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    return inter / (a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter)
+
+
+def match(faces, boxes, threshold=0.3):
+    """Per scene: IoU of the best detected box with the truth (0 if none), and false boxes."""
+    best = np.zeros(len(boxes))
+    false = 0
+    for index, truth in enumerate(boxes):
+        found = faces[faces["image"] == index][["x", "y", "width", "height"]].to_numpy(float)
+        if len(found):
+            overlaps = iou(found, truth)
+            best[index] = overlaps.max()
+            false += int((overlaps < threshold).sum())
+    return best, false
+
+
+def measure_framing(X, n_jobs=None):
+    """FER2013's framing relative to :func:`detect_faces`' box (medians).
+
+    Each 48x48 crop is upscaled to 144 px (bicubic) and padded by 96 px of its
+    mean grey, so the detector sees the whole crop with room around it; the
+    highest-scoring face overlapping the crop (IoU >= 0.3) gives the crop side
+    over the box width and the crop centre's offset from the box centre, in
+    box widths.
+    """
+    from fer_sklearn.faces import detect_faces
+
+    side, pad = 144, 96
+    pictures = []
+    for face in X:
+        patch = np.asarray(Image.fromarray(face.reshape(48, 48)).resize((side, side),
+                                                                          Image.BICUBIC))
+        canvas = np.full((side + 2 * pad,) * 2, int(face.mean()), np.uint8)
+        canvas[pad:pad + side, pad:pad + side] = patch
+        pictures.append(canvas)
+    faces = detect_faces(pictures, eyes=False, n_jobs=n_jobs)
+    truth = (pad, pad, side, side)
+    ratios = []
+    for index in range(len(X)):
+        found = faces[faces["image"] == index]
+        found = found[iou(found[["x", "y", "width", "height"]].to_numpy(float), truth) >= 0.3]
+        if len(found):
+            box = found.iloc[0]
+            width = box["width"]
+            ratios.append([side / width,
+                           (pad + side / 2 - box["x"] - width / 2) / width,
+                           (pad + side / 2 - box["y"] - box["height"] / 2) / width])
+    ratios = np.array(ratios)
+    median = np.median(ratios, axis=0)
+    quartiles = np.percentile(ratios, [25, 75], axis=0)
+    return {"n_crops": len(X), "n_found": len(ratios),
+            "scale": float(median[0]), "x_offset": float(median[1]),
+            "y_offset": float(median[2]),
+            "quartiles": {"scale": quartiles[:, 0].tolist(),
+                          "x_offset": quartiles[:, 1].tolist(),
+                          "y_offset": quartiles[:, 2].tolist()}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT)
+    parser.add_argument("--n", type=int, default=300, help="scenes (PublicTest faces)")
+    parser.add_argument("--model", type=Path, help="a FER2013 classifier saved with save()")
+    parser.add_argument("--framing", type=int, default=0,
+                        help="also measure the framing on this many Training crops")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/faces.json")
+    args = parser.parse_args(argv)
+
+    from fer_sklearn import FERCNNClassifier, load
+    from fer_sklearn.datasets import load_fer2013
+    from fer_sklearn.faces import FaceAligner, detect_faces, read_image
+
+    X, y = load_fer2013(args.data, usage="PublicTest", return_X_y=True)
+    pick = np.random.RandomState(0).choice(len(X), args.n, replace=False)
+    X, y = X[pick], y[pick]
+    images, boxes, infos = make_scenes(X, seed=1)
+    result = {"n_scenes": args.n, "python": sys.version.split()[0],
+              "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
+              "platform": platform.platform()}
+    if args.framing:
+        train, _ = load_fer2013(args.data, usage="Training", return_X_y=True)
+        crops = train[np.random.RandomState(0).choice(len(train), args.framing, replace=False)]
+        result["framing"] = measure_framing(crops)
+
+    start = time.perf_counter()
+    grays = [read_image(image) for image in images]
+    read_s = time.perf_counter() - start
+    start = time.perf_counter()
+    faces = detect_faces(grays)
+    detect_s = time.perf_counter() - start
+    best, false = match(faces, boxes)
+    found = best >= 0.3
+    rotated = np.array([info["angle"] != 0 for info in infos])
+    sideways = np.array([info["orientation"] != 1 for info in infos])
+    # Which face FaceAligner keeps: is it the true one?
+    kept = {}
+    for keep, column in (("best", "score"), ("largest", "width")):
+        ok = np.zeros(len(boxes), bool)
+        for index, truth in enumerate(boxes):
+            mine = faces[faces["image"] == index]
+            if len(mine):
+                row = mine.loc[mine[column].idxmax()]
+                ok[index] = iou(row[["x", "y", "width", "height"]].to_numpy(float), truth) >= 0.3
+        kept[keep] = float(ok.mean())
+    result["detection"] = {
+        "recall": float(found.mean()), "recall_rotated": float(found[rotated].mean()),
+        "recall_upright": float(found[~rotated].mean()),
+        "recall_exif_sideways": float(found[sideways].mean()),
+        "median_iou": float(np.median(best[found])),
+        "false_per_photo": false / len(boxes),
+        "kept_face_is_true": kept,
+        "read_s_per_photo": read_s / len(boxes), "detect_s_per_photo": detect_s / len(boxes)}
+    print(json.dumps(result, indent=1), flush=True)
+
+    if args.model is None:
+        train, train_y = load_fer2013(args.data, usage="Training", return_X_y=True)
+        model = FERCNNClassifier(n_filters=16, max_epochs=6, random_state=0).fit(train, train_y)
+        result["model"] = "FERCNNClassifier(n_filters=16, max_epochs=6) trained here"
+    else:
+        model = load(args.model)
+        result["model"] = str(args.model.name)
+    start = time.perf_counter()
+    aligned = FaceAligner(no_face="center").transform(images)
+    align_s = time.perf_counter() - start
+    start = time.perf_counter()
+    on_photos = model.predict(aligned)
+    classify_s = time.perf_counter() - start
+    on_crops = model.predict(X)
+    crop_ok, photo_ok = on_crops == y, on_photos == y
+    result["accuracy"] = {
+        "crops_all": float(crop_ok.mean()), "photos_all": float(photo_ok.mean()),
+        "crops_detected": float(crop_ok[found].mean()),
+        "photos_detected": float(photo_ok[found].mean()),
+        "ratio_detected": float(photo_ok[found].mean() / crop_ok[found].mean()),
+        "ratio_all": float(photo_ok.mean() / crop_ok.mean())}
+    result["speed"] = {
+        "photos_per_s_read_detect_align": len(images) / align_s,
+        "photos_per_s_classify": len(images) / classify_s,
+        "photos_per_s_end_to_end": len(images) / (align_s + classify_s)}
+    print(json.dumps(result, indent=1), flush=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""FaceAligner: photographs in, one FER2013-framed face per photograph out."""
+
+import math
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._detect import _as_images, _check_detect_params, _detect_one
+from ._io import read_image
+
+FER2013_FRAMING = (1.025, 0.0, 0.004)
+"""How FER2013 frames a face, relative to :func:`detect_faces`' box.
+
+``(scale, x_offset, y_offset)``: a FER2013 crop is ``scale`` box widths wide,
+and its centre lies ``x_offset``, ``y_offset`` box widths right of and below
+the box centre. Measured by ``benchmarks/bench_faces.py --framing``: the
+detector (defaults, eyes off) run on 300 random FER2013 Training crops
+upscaled to 144 px and padded by 96 px of their mean grey; medians over the
+282 crops where a face was found (quartiles: scale 0.96..1.13, offsets
+within +-0.025). FER2013's crops are the detector's box, nearly exactly --
+as expected of a set cut with OpenCV's own Haar detector.
+"""
+
+
+class FaceAligner(TransformerMixin, BaseEstimator):
+    """Detect, frame and crop one face per photograph, as FER2013's faces are.
+
+    Takes raw photographs -- file paths, PIL images or arrays of any size
+    (H x W, H x W x 3/4; uint8, uint16 or float), as
+    :class:`~sklearn.feature_extraction.text.CountVectorizer` takes raw
+    documents -- and returns one row of ``size * size`` grey pixels (0..255) per
+    photograph, so ``make_pipeline(FaceAligner(), FERCNNClassifier())`` works on
+    photographs. For each photograph: :func:`read_image` (upright, grey),
+    :func:`detect_faces`, the face kept by ``keep``, its box widened and
+    shifted to FER2013's framing (:data:`FER2013_FRAMING`), turned so the
+    eyes are level (``rotate``), cut out and resized to ``size`` x ``size``.
+
+    Stateless: ``fit`` only validates the parameters.
+
+    Parameters
+    ----------
+    size : int, default=48
+        Side of the output face in pixels (48 for FER2013 models).
+    keep : {"best", "largest"}, default="best"
+        Which face when a photograph has several: the highest detector score,
+        or the largest box. "best" is the default because false detections
+        are often large, weakly supported boxes: on scikit-image's astronaut
+        the largest box (361 px, score 5) is not her face (98 px, score 397);
+        the scene benchmark gives both figures.
+    no_face : {"raise", "center", "nan"}, default="raise"
+        A photograph without a face: raise a ValueError naming it; use its
+        central square; or return a row of NaN (a float output).
+    rotate : bool, default=True
+        Turn the face upright by its tilt (the ``angle`` of
+        :func:`detect_faces`: from the eyes where found, else the search angle
+        that found the face).
+    equalize : bool, default=False
+        Equalise the histogram of each output face (OpenCV ``equalizeHist``);
+        FER2013's faces were not equalised, so leave it off for models
+        trained on them.
+    framing : tuple of 3 floats or None, default=None
+        ``(scale, x_offset, y_offset)`` relative to the detector box; None means
+        :data:`FER2013_FRAMING`.
+    min_size : float or int, default=0.1
+        The smallest face sought, see :func:`detect_faces`.
+    detector_params : dict or None, default=None
+        Further keyword arguments of :func:`detect_faces` (``scale_factor``,
+        ``min_neighbors``, ``angles``, ``cascades``, ``min_score``).
+    n_jobs : int, default=None
+        Photographs read and searched in parallel (threads). None means 1.
+
+    See Also
+    --------
+    detect_faces : every face of every photograph, as a DataFrame of boxes.
+    read_image : the image reader.
+
+    Notes
+    -----
+    The output is float32 (NaN rows need a float), values 0..255.
+
+    Examples
+    --------
+    >>> from skimage.data import astronaut
+    >>> from fer_sklearn.faces import FaceAligner
+    >>> X = FaceAligner().fit_transform([astronaut()])
+    >>> X.shape, X.dtype
+    ((1, 2304), dtype('float32'))
+    """
+
+    _parameter_constraints = {
+        "size": [Interval(numbers.Integral, 8, None, closed="left")],
+        "keep": [StrOptions({"best", "largest"})],
+        "no_face": [StrOptions({"raise", "center", "nan"})],
+        "rotate": ["boolean"],
+        "equalize": ["boolean"],
+        "framing": [tuple, list, None],
+        "min_size": [Interval(numbers.Real, 0, None, closed="neither")],
+        "detector_params": [dict, None],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    def __init__(self, *, size=48, keep="best", no_face="raise", rotate=True,
+                 equalize=False, framing=None, min_size=0.1, detector_params=None,
+                 n_jobs=None):
+        self.size = size
+        self.keep = keep
+        self.no_face = no_face
+        self.rotate = rotate
+        self.equalize = equalize
+        self.framing = framing
+        self.min_size = min_size
+        self.detector_params = detector_params
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Raw photographs in, like a text vectoriser: not a 2-D numeric array,
+        # and nothing learnt.
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Validate the parameters; nothing is learnt.
+
+        Parameters
+        ----------
+        X : list of images
+            Ignored except for its type (see :meth:`transform`).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FaceAligner
+        """
+        _as_images(X, "X")
+        self._detector()
+        return self
+
+    def transform(self, X):
+        """One FER2013-framed grey face per photograph.
+
+        Parameters
+        ----------
+        X : list of (str, path-like, PIL.Image.Image or ndarray), or ndarray
+            Photographs of any size; an array of shape (n, H, W) or
+            (n, H, W, C) is n photographs.
+
+        Returns
+        -------
+        faces : ndarray of float32, shape (n_photos, size * size)
+            Row-major pixels 0..255; NaN rows for photographs without a face
+            when ``no_face="nan"``.
+
+        Raises
+        ------
+        ValueError
+            A photograph has no face and ``no_face="raise"`` (the message names
+            it), or cannot be read (see :func:`read_image`).
+        """
+        self._validate_params()
+        images = _as_images(X, "X")
+        params = self._detector()
+        rows = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(self._one)(image, index, params) for index, image in enumerate(images))
+        return np.array(rows, np.float32).reshape(len(images), self.size * self.size)
+
+    def get_feature_names_out(self, input_features=None):
+        """Pixel column names ``pixel_0 .. pixel_{size*size-1}``, as :func:`load_fer2013`.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the inputs are photographs, not columns.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        return np.array([f"pixel_{i}" for i in range(self.size * self.size)], dtype=object)
+
+    def _detector(self):
+        params = dict(scale_factor=1.05, min_neighbors=2, angles=(0, -15, 15),
+                      cascades=("frontalface_default", "frontalface_alt", "frontalface_alt2"),
+                      min_score=0)
+        extra = dict(self.detector_params or {})
+        unknown = set(extra) - set(params)
+        if unknown:
+            raise ValueError(f"detector_params: unknown keys {sorted(unknown)}; valid keys are "
+                             f"{sorted(params)}")
+        params.update(extra)
+        framing = FER2013_FRAMING if self.framing is None else tuple(self.framing)
+        if len(framing) != 3 or not framing[0] > 0:
+            raise ValueError("framing must be (scale > 0, x_offset, y_offset), got "
+                             f"{self.framing!r}")
+        params["angles"], params["cascades"] = _check_detect_params(self.min_size, **params)
+        params.update(min_size=self.min_size, eyes=self.rotate, overlap=0.3)
+        return params
+
+    def _one(self, image, index, params):
+        import cv2
+
+        gray = read_image(image, mode="L")
+        faces = _detect_one(gray, params)
+        if len(faces):
+            face = faces[np.argmax(faces[:, 2] if self.keep == "largest" else faces[:, 4])]
+            out = crop_face(gray, face[:4], angle=face[5] if self.rotate else 0.0,
+                            size=self.size, framing=self.framing)
+        elif self.no_face == "raise":
+            raise ValueError(f"X[{index}] ({_name(image)}): no face found; pass "
+                             "no_face='center' or 'nan' to keep going")
+        elif self.no_face == "nan":
+            return np.full(self.size * self.size, np.nan, np.float32)
+        else:
+            h, w = gray.shape
+            side = min(h, w)
+            out = crop_face(gray, ((w - side) / 2, (h - side) / 2, side, side), size=self.size,
+                            framing=(1.0, 0.0, 0.0))
+        if self.equalize:
+            out = cv2.equalizeHist(out)
+        return out.reshape(-1).astype(np.float32)
+
+
+def _name(image):
+    """How an error names an input: its path, else its kind."""
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        return str(image)
+    filename = getattr(image, "filename", "")
+    return filename or type(image).__name__
+
+
+def crop_face(gray, box, *, angle=0.0, size=48, framing=None):
+    """Cut one FER2013-framed face out of a grey photograph.
+
+    Parameters
+    ----------
+    gray : ndarray of uint8, shape (H, W)
+        The photograph (see :func:`read_image`).
+    box : sequence of 4 floats
+        The detector's box ``(x, y, width, height)``, in pixels.
+    angle : float, default=0.0
+        The face's tilt in degrees (positive = clockwise on screen); the cut
+        is turned by it so the face comes out upright.
+    size : int, default=48
+        Output side in pixels.
+    framing : tuple of 3 floats or None, default=None
+        ``(scale, x_offset, y_offset)``, None for :data:`FER2013_FRAMING`.
+
+    Returns
+    -------
+    face : ndarray of uint8, shape (size, size)
+        Parts of the cut outside the photograph repeat its edge pixels.
+    """
+    import cv2
+
+    scale, dx, dy = FER2013_FRAMING if framing is None else framing
+    x, y, w, h = (float(v) for v in box)
+    side = scale * w
+    theta = math.radians(angle)
+    # The framing offsets are in the face's own (tilted) axes.
+    cx = x + w / 2 + w * (dx * math.cos(theta) - dy * math.sin(theta))
+    cy = y + h / 2 + w * (dx * math.sin(theta) + dy * math.cos(theta))
+    # Cut at the crop's own resolution (at least the output's), then shrink
+    # with area averaging: warpAffine alone would alias when shrinking.
+    native = max(int(round(side)), size)
+    matrix = cv2.getRotationMatrix2D((cx, cy), angle, native / side)
+    matrix[:, 2] += (native / 2 - cx, native / 2 - cy)
+    cut = cv2.warpAffine(gray, matrix, (native, native), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    if native == size:
+        return cut
+    return cv2.resize(cut, (size, size), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,346 @@
+"""fer_sklearn.faces: the image reader, detection, FaceAligner, FaceDisplay.
+
+On real photographs shipped in scikit-image's wheel (astronaut, camera,
+lfw_subset) and, where ../shared has it, real FER2013 faces.
+"""
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fer_sklearn import EMOTIONS, FERCNNClassifier
+from fer_sklearn.datasets import load_fer2013
+from fer_sklearn.faces import (FaceAligner, FaceDisplay, crop_face, detect_faces,
+                               read_image)
+
+skimage_data = pytest.importorskip("skimage.data")
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
+needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found at {REAL} "
+                                "(set FER2013_PATH)")
+# The astronaut's face, measured once by eye on the 512x512 photograph.
+ASTRONAUT_FACE = (180, 70, 90, 90)
+
+
+def _iou(a, b):
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return skimage_data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def astronaut_faces(astronaut):
+    return detect_faces([astronaut])
+
+
+# ------------------------------------------------------------ image reader
+def _marked(shape=(30, 40)):
+    """A grey image, black but for a white 5x5 top-left corner."""
+    array = np.zeros(shape, np.uint8)
+    array[:5, :5] = 255
+    return array
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_comes_out_upright(tmp_path, suffix, orientation):
+    upright = _marked()
+    # What a camera stores for each tag: the viewer undoes these turns.
+    stored = {3: Image.ROTATE_180, 6: Image.ROTATE_90, 8: Image.ROTATE_270}[orientation]
+    image = Image.fromarray(upright).transpose(stored)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"photo{suffix}"
+    image.save(path, exif=exif, **({"quality": 95} if suffix == ".jpg" else {}))
+    out = read_image(path)
+    assert out.shape == upright.shape
+    assert out[:5, :5].mean() > 200 and out[-5:, -5:].mean() < 50
+    assert read_image(Image.open(path)).shape == upright.shape  # PIL input alike
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    values = np.array([[0, 1000, 32896, 65535]], np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    assert Image.open(path).mode.startswith("I")
+    np.testing.assert_array_equal(read_image(path), [[0, 4, 128, 255]])
+    np.testing.assert_array_equal(read_image(values), [[0, 4, 128, 255]])
+
+
+def test_colour_modes(tmp_path):
+    red_l = 76  # Pillow's luma of pure red: 0.299 * 255
+    cmyk = Image.new("CMYK", (4, 3), (0, 255, 255, 0))
+    cmyk.save(tmp_path / "cmyk.jpg", quality=100)
+    assert np.abs(read_image(tmp_path / "cmyk.jpg", mode="RGB")[0, 0].astype(int)
+                  - [255, 0, 0]).max() <= 3
+    assert abs(int(read_image(cmyk)[0, 0]) - red_l) <= 1
+    palette = Image.new("P", (4, 3))
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    palette.putpixel((1, 1), 1)
+    palette.save(tmp_path / "p.png")
+    out = read_image(tmp_path / "p.png")
+    assert out[1, 1] == red_l and out[0, 0] == 0
+    one_bit = Image.new("1", (4, 3), 1)
+    assert (read_image(one_bit) == 255).all()
+    # An RGB image read as grey equals the same pixels given as an array.
+    rgb = np.random.RandomState(0).randint(0, 256, (5, 6, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(read_image(Image.fromarray(rgb)), read_image(rgb))
+
+
+def test_transparency_over_white(tmp_path):
+    la = Image.new("LA", (4, 3), (0, 0))  # black, fully transparent
+    la.save(tmp_path / "la.png")
+    assert (read_image(tmp_path / "la.png") == 255).all()
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[..., 3] = 128  # black at half opacity over white
+    assert abs(int(read_image(rgba)[0, 0]) - 127) <= 1
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    assert abs(int(read_image(tmp_path / "rgba.png")[0, 0]) - 127) <= 1
+
+
+def test_animated_gif_first_frame(tmp_path):
+    frames = [Image.new("L", (8, 8), 0), Image.new("L", (8, 8), 255)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=50)
+    assert Image.open(tmp_path / "a.gif").n_frames == 2
+    assert (read_image(tmp_path / "a.gif") == 0).all()
+    opened = Image.open(tmp_path / "a.gif")
+    opened.seek(1)  # even when the caller left it on a later frame
+    assert (read_image(opened) == 0).all()
+
+
+@pytest.mark.parametrize("pixels", [40 * 40, 60 * 60])  # over the limit, over twice it
+def test_decompression_bomb_refused(tmp_path, monkeypatch, pixels):
+    side = int(np.sqrt(pixels))
+    path = tmp_path / "bomb.png"
+    Image.new("L", (side, side)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ValueError, match=r"bomb\.png: refused.*decompression bomb"):
+        read_image(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert read_image(path).shape == (side, side)
+
+
+def test_corrupt_and_truncated_files(tmp_path):
+    (tmp_path / "noise.png").write_bytes(np.random.RandomState(0).bytes(500))
+    with pytest.raises(ValueError, match=r"noise\.png: cannot read the image"):
+        read_image(tmp_path / "noise.png")
+    buffer = io.BytesIO()
+    Image.fromarray(skimage_data.camera()).save(buffer, "JPEG")
+    (tmp_path / "cut.jpg").write_bytes(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+    with pytest.raises(ValueError, match=r"cut\.jpg: cannot read the image.*truncated"):
+        read_image(tmp_path / "cut.jpg")
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_array_inputs():
+    np.testing.assert_array_equal(read_image(np.array([[0.0, 0.5, 1.0]])), [[0, 128, 255]])
+    np.testing.assert_array_equal(read_image(np.array([[0.0, 2.0, 255.0]])), [[0, 2, 255]])
+    np.testing.assert_array_equal(read_image(np.array([[0, 255]], np.int64)), [[0, 255]])
+    np.testing.assert_array_equal(read_image(np.array([[True, False]])), [[255, 0]])
+    assert read_image(np.zeros((3, 4)), mode="RGB").shape == (3, 4, 3)
+    with pytest.raises(ValueError, match="integer pixels must be 0..255"):
+        read_image(np.array([[0, 300]]))
+    with pytest.raises(ValueError, match="float pixels must be"):
+        read_image(np.array([[-1.0, 0.5]]))
+    with pytest.raises(ValueError, match="NaN"):
+        read_image(np.array([[np.nan, 0.5]]))
+    with pytest.raises(ValueError, match=r"got \(2, 2, 2\)"):
+        read_image(np.zeros((2, 2, 2)))
+    with pytest.raises(TypeError, match="got list"):
+        read_image([[0, 1]])
+    with pytest.raises(ValueError, match="mode must be"):
+        read_image(np.zeros((2, 2)), mode="CMYK")
+
+
+def test_image_folder_loader_uses_the_reader(tmp_path):
+    folder = tmp_path / "faces" / "train" / "happy"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((48, 48), 65535, np.uint16)).save(folder / "deep.png")
+    sideways = Image.fromarray(_marked((48, 48))).transpose(Image.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(folder / "turned.png", exif=exif)
+    X, y = load_fer2013(tmp_path / "faces", return_X_y=True, cache=False)
+    assert (X[0] == 255).all()  # 16-bit white stays white (clipping made it 255 too,
+    first = X[1].reshape(48, 48)  # but see test_16_bit_png... for mid values)
+    assert first[:5, :5].mean() > 200 and first[-5:, -5:].mean() < 50
+
+
+# ---------------------------------------------------------------- detection
+def test_detect_astronaut(astronaut_faces):
+    faces = astronaut_faces
+    assert list(faces.columns[:6]) == ["image", "face", "x", "y", "width", "height"]
+    top = faces.iloc[0]
+    assert _iou(top[["x", "y", "width", "height"]].to_numpy(float), ASTRONAUT_FACE) > 0.5
+    # Her eyes are found and nearly level; the left one is on the image's left.
+    assert top["left_eye_x"] < top["right_eye_x"]
+    assert abs(top["angle"]) < 10
+    assert top["y"] < top["left_eye_y"] < top["y"] + top["height"] / 2
+
+
+def test_detect_is_upright_and_in_original_pixels(astronaut):
+    """A sideways photograph with an EXIF tag gives the upright photo's boxes."""
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.fromarray(astronaut).transpose(Image.ROTATE_270).save(buffer, "JPEG", exif=exif)
+    faces = detect_faces([Image.open(buffer)], angles=(0,), eyes=False)
+    box = faces.iloc[0][["x", "y", "width", "height"]].to_numpy(float)
+    assert _iou(box, ASTRONAUT_FACE) > 0.5
+
+
+def test_detect_tilted_face(astronaut):
+    """A face turned 15 degrees is found by the turned pass, with its tilt."""
+    turned = np.asarray(Image.fromarray(astronaut).rotate(
+        -15, Image.BICUBIC, center=(225, 115)))  # clockwise on screen
+    faces = detect_faces([turned], cascades="frontalface_default")
+    top = faces.iloc[0]
+    assert _iou(top[["x", "y", "width", "height"]].to_numpy(float), ASTRONAUT_FACE) > 0.4
+    assert 7 < top["angle"] < 23
+
+
+def test_lfw_faces_and_non_faces():
+    """scikit-image's LFW subset: 100 real faces, then 100 non-faces (25x25)."""
+    images = skimage_data.lfw_subset()
+    pick = np.r_[0:20, 100:120]
+    # Upscaled 5x, with the face filling the middle of a 250x250 canvas.
+    scenes = [np.pad(np.asarray(Image.fromarray(np.uint8(images[i] * 255)).resize(
+        (125, 125), Image.BICUBIC)), 62, mode="edge") for i in pick]
+    faces = detect_faces(scenes, min_size=0.3, eyes=False, n_jobs=2)
+    found = np.isin(np.arange(40), faces["image"])
+    assert found[:20].mean() >= 0.8
+    assert found[20:].mean() <= 0.3
+
+
+def test_detect_empty_and_errors(tmp_path):
+    faces = detect_faces([np.full((100, 100), 128, np.uint8)])
+    assert len(faces) == 0 and list(faces.columns)[:2] == ["image", "face"]
+    with pytest.raises(ValueError, match="min_size"):
+        detect_faces([np.zeros((9, 9))], min_size=-1)
+    with pytest.raises(ValueError, match="cascades"):
+        detect_faces([np.zeros((9, 9))], cascades=["eye"])
+    with pytest.raises(ValueError, match="wrap one image in a list"):
+        detect_faces(np.zeros((9, 9)))
+
+
+# --------------------------------------------------------------- FaceAligner
+def test_aligner_framing_and_shape(astronaut, astronaut_faces):
+    out = FaceAligner(size=32).fit_transform([astronaut])
+    assert out.shape == (1, 32 * 32) and out.dtype == np.float32
+    top = astronaut_faces.iloc[0]
+    expected = crop_face(read_image(astronaut), top[["x", "y", "width", "height"]],
+                         angle=top["angle"], size=32)
+    np.testing.assert_array_equal(out[0], expected.ravel())
+
+
+def test_aligner_no_face_options(tmp_path):
+    flat = np.full((120, 160), 90, np.uint8)
+    flat[:, 20:140] = 200  # a bright central square, dark edges
+    Image.fromarray(flat).save(tmp_path / "flat.png")
+    with pytest.raises(ValueError, match=r"X\[1\] \(.*flat\.png\): no face found"):
+        FaceAligner().transform([skimage_data.astronaut(), tmp_path / "flat.png"])
+    centre = FaceAligner(no_face="center", size=12).transform([flat])
+    assert (centre == 200).all()  # the central 120x120 square only
+    nan = FaceAligner(no_face="nan").transform(np.stack([flat, flat]))
+    assert nan.shape == (2, 2304) and np.isnan(nan).all()
+
+
+def test_aligner_keep_best_or_largest(astronaut):
+    faces = detect_faces([astronaut], eyes=False, angles=(0, 15))
+    fast = {"angles": (0, 15)}
+    largest = FaceAligner(keep="largest", rotate=False, size=16,
+                          detector_params=fast).transform([astronaut])
+    best = FaceAligner(rotate=False, size=16, detector_params=fast).transform([astronaut])
+    boxes = faces[["x", "y", "width", "height"]].to_numpy(float)
+    gray = read_image(astronaut)
+    np.testing.assert_array_equal(best[0], crop_face(gray, boxes[0], size=16).ravel())
+    np.testing.assert_array_equal(
+        largest[0], crop_face(gray, boxes[np.argmax(boxes[:, 2])], size=16).ravel())
+
+
+def test_aligner_pipeline_on_paths_pil_and_arrays(tmp_path, astronaut):
+    from sklearn.pipeline import make_pipeline
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    photos = [tmp_path / "a.png", Image.fromarray(astronaut), np.uint16(astronaut) * 257,
+              astronaut / 255.0]
+    y = np.array([3, 3, 6, 6])
+    fast = {"angles": (0,), "cascades": ("frontalface_default",)}
+    model = make_pipeline(FaceAligner(min_size=0.15, detector_params=fast),
+                          FERCNNClassifier(n_filters=4, n_blocks=2, max_epochs=1,
+                                           random_state=0))
+    model.fit(photos, y)
+    assert model.predict(photos).shape == (4,)
+    rows = model[0].transform(photos)
+    # Paths, PIL and 8/16-bit/float arrays of one photo give (nearly) one face.
+    assert np.abs(rows - rows[0]).max() <= 2
+
+
+def test_aligner_sklearn_api(astronaut):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    aligner = FaceAligner(size=8)
+    names = aligner.get_feature_names_out()
+    assert names[0] == "pixel_0" and names[-1] == "pixel_63"
+    frame = aligner.set_output(transform="pandas").fit_transform([astronaut])
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(names)
+    assert aligner.__sklearn_tags__().requires_fit is False
+    with pytest.raises(ValueError, match="keep"):
+        FaceAligner(keep="first").fit([astronaut])
+    with pytest.raises(ValueError, match="detector_params: unknown keys"):
+        FaceAligner(detector_params={"speed": 2}).fit([astronaut])
+    with pytest.raises(TypeError, match="expected a list"):
+        FaceAligner().fit(3)
+    # The checks that apply to a transformer of raw inputs (as for text
+    # vectorisers): cloning, get/set_params, no fitted state, repr, ...
+    check_estimator(FaceAligner())
+
+
+@needs_real
+def test_aligner_recovers_real_fer2013_faces():
+    """Real FER2013 faces placed on a photograph come back close to the original crop."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_faces import make_scenes
+
+    X, _ = load_fer2013(REAL, usage="PublicTest", return_X_y=True)
+    X = X[np.random.RandomState(0).choice(len(X), 8, replace=False)]
+    images, _, _ = make_scenes(X, seed=0)
+    out = FaceAligner(keep="best", no_face="nan").transform(images)
+    found = ~np.isnan(out).any(1)
+    assert found.mean() >= 0.6
+    # Each aligned face is most like its own original among the eight.
+    corr = np.corrcoef(np.vstack([out[found], X.astype(float)]))[:found.sum(), found.sum():]
+    assert (corr.argmax(1) == np.flatnonzero(found)).mean() >= 0.6
+
+
+# ---------------------------------------------------------------- FaceDisplay
+def test_face_display(astronaut, astronaut_faces):
+    proba = np.eye(7)[[3] * len(astronaut_faces)]
+    display = FaceDisplay.from_predictions(astronaut, astronaut_faces, proba)
+    assert len(display.ax_.patches) == len(astronaut_faces) == len(display.bar_axes_)
+    assert display.ax_.texts[0].get_text() == "happy 100%"
+    with pytest.raises(ValueError, match="rows for"):
+        FaceDisplay(astronaut, astronaut_faces, proba=proba[:1]).plot()
+
+
+def test_face_display_from_estimator(astronaut):
+    from sklearn.dummy import DummyClassifier
+
+    clf = DummyClassifier(strategy="prior").fit(np.zeros((7, 48 * 48)), np.arange(7))
+    display = FaceDisplay.from_estimator(clf, astronaut)
+    assert display.ax_.texts and display.ax_.texts[0].get_text().split()[0] in EMOTIONS
