@@ -1,7 +1,8 @@
 """fer_sklearn: scikit-learn estimators for facial expression recognition.
 
 The public API: the classifiers, persistence and ONNX export, the emotion
-names, and the subpackages ``datasets``, ``callbacks`` and ``interpret``.
+names, the warnings of :mod:`fer_sklearn.exceptions`, and the subpackages
+``datasets``, ``callbacks`` and ``interpret``.
 """
 
 # Defined before the imports below: submodules import them from here.
@@ -13,6 +14,7 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 from ._estimators import FERCNNClassifier, FERDNNClassifier  # noqa: E402
 from ._onnx import export_onnx  # noqa: E402
 from ._persistence import load, save  # noqa: E402
+from .exceptions import FitInterruptedWarning, PixelRangeWarning  # noqa: E402
 
 __all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "export_onnx", "load",
-           "save", "__version__"]
+           "save", "FitInterruptedWarning", "PixelRangeWarning", "__version__"]
