@@ -45,9 +45,6 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torc
 _AUGMENTS = ("none", "study", "flip", "flip_shift", "flip_shift_erase", "flip_affine")
 _SCHEDULES = ("none", "study", "cosine", "onecycle", "plateau")
 _HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "dur"]
-# The parameters predict_proba uses: checked again there, since set_params can
-# change them on a fitted estimator.
-_PREDICT_PARAMS = ("batch_size", "test_time_flip", "test_time_shift")
 # Input whose largest absolute pixel value is more than this factor away from
 # the training data's is on another scale: 0..1 against 0..255 is a factor of
 # 255, while a dark but genuine 0..255 face stays well within 10.
@@ -194,10 +191,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self, image_shape=None, names=None):
         """Check parameters against ``_parameter_constraints``: the one check of fit and predict.
 
-        ``fit`` checks them all; ``predict_proba`` and the exporters check the
-        ones they use (``_PREDICT_PARAMS``), so that a value set by
-        ``set_params`` after fit fails at its next use with the message fit
-        would have given.
+        ``fit`` checks them all; ``predict_proba`` and the ONNX export check
+        the ones they use (``batch_size``, ``test_time_flip``,
+        ``test_time_shift``), so that a value set by ``set_params`` after fit
+        fails at its next use with the message fit would have given.
 
         Parameters
         ----------
@@ -225,7 +222,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- input
     def _learn_scaling(self, X, image_shape):
-        self.image_shape_ = image_shape or _image_shape_for(X.shape[1])
+        self.image_shape_ = image_shape
         # One global mean/std, not per pixel: it commutes with flips and
         # shifts, so augmented images stay on the same scale.
         self.pixel_mean_ = float(X.mean(dtype=np.float64))
@@ -506,8 +503,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         if warm:
             self._check_image_shape(image_shape)
             image_shape = self.image_shape_
+        else:
+            image_shape = image_shape or _image_shape_for(X.shape[1])
         # After the data, whose image side bounds test_time_shift, and before anything is built.
-        self._check_params(image_shape or _image_shape_for(X.shape[1]))
+        self._check_params(image_shape)
         device = resolve_device(self.device)
         if not warm:
             self._learn_scaling(X, image_shape)
