@@ -1,8 +1,9 @@
 """fer_sklearn: scikit-learn estimators for facial expression recognition.
 
 The public API: the classifiers, persistence and ONNX export, the emotion
-names, the face transformer and image reader, and the subpackages
-``datasets``, ``callbacks``, ``faces`` and ``interpret``.
+names, the face transformer and image reader, the warnings of
+:mod:`fer_sklearn.exceptions`, and the subpackages ``datasets``,
+``callbacks``, ``faces``, ``interpret`` and ``pretrained``.
 """
 
 # Defined before the imports below: submodules import them from here.
@@ -14,7 +15,9 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 from ._estimators import FERCNNClassifier, FERDNNClassifier  # noqa: E402
 from ._onnx import export_onnx  # noqa: E402
 from ._persistence import load, read_metadata, save  # noqa: E402
+from .exceptions import FitInterruptedWarning, PixelRangeWarning  # noqa: E402
 from .faces import FaceAligner, detect_faces, read_image  # noqa: E402
 
-__all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "FaceAligner", "detect_faces",
-           "export_onnx", "load", "read_image", "read_metadata", "save", "__version__"]
+__all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "FaceAligner",
+           "FitInterruptedWarning", "PixelRangeWarning", "detect_faces", "export_onnx", "load",
+           "read_image", "read_metadata", "save", "__version__"]

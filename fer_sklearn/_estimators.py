@@ -11,6 +11,7 @@ import copy
 import inspect
 import math
 import numbers
+import warnings
 from abc import abstractmethod
 
 import numpy as np
@@ -21,7 +22,9 @@ from torch.optim import lr_scheduler
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods, Interval, Options, StrOptions, validate_parameter_constraints,
+)
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -32,6 +35,7 @@ from skorch.helper import predefined_split
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
 from ._precision import PRECISIONS, AutocastNeuralNetClassifier, autocast_dtype
 from ._test_time import prediction_views
+from .exceptions import FitInterruptedWarning, PixelRangeWarning
 from .callbacks import (
     EpochMirror, PiecewiseConstantLR, RandomAffine, RandomErasing, RandomFlip, RandomShift,
     RecordLR,
@@ -41,6 +45,45 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torc
 _AUGMENTS = ("none", "study", "flip", "flip_shift", "flip_shift_erase", "flip_affine")
 _SCHEDULES = ("none", "study", "cosine", "onecycle", "plateau")
 _HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "dur"]
+# Input whose largest absolute pixel value is more than this factor away from
+# the training data's is on another scale: 0..1 against 0..255 is a factor of
+# 255, while a dark but genuine 0..255 face stays well within 10.
+_PIXEL_SCALE_FACTOR = 10
+
+
+class _Number(Interval):
+    """An :class:`~sklearn.utils._param_validation.Interval` that refuses booleans.
+
+    ``isinstance(True, numbers.Integral)`` holds, so a plain Interval would
+    take ``test_time_shift=True`` for a shift of 1 pixel, or ``lr=True`` for 1.0.
+    """
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+_POSITIVE_INT = _Number(numbers.Integral, 1, None, closed="left")
+
+
+class _LayerSizes(Options):
+    """An int >= 1, or a non-empty flat sequence of them (``hidden_layer_sizes``).
+
+    An :class:`~sklearn.utils._param_validation.Options` only because
+    scikit-learn's validation accepts no other constraint classes; it lists no options.
+    """
+
+    def __init__(self):
+        super().__init__(object, set())
+
+    def is_satisfied_by(self, val):
+        sizes = [val] if isinstance(val, numbers.Integral) else val
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+            return False
+        sizes = list(sizes)
+        return bool(sizes) and all(_POSITIVE_INT.is_satisfied_by(size) for size in sizes)
+
+    def __str__(self):
+        return "an int >= 1 or a non-empty sequence of ints >= 1"
 
 
 def resolve_device(device):
@@ -108,20 +151,21 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
     """Training, prediction and input handling shared by both classifiers."""
 
     _parameter_constraints = {
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [_Number(numbers.Real, 0, 1, closed="left")],
+        "lr": [_Number(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [_POSITIVE_INT],
+        "batch_size": [_POSITIVE_INT],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "weight_decay": [_Number(numbers.Real, 0, None, closed="left")],
         "augment": [StrOptions(set(_AUGMENTS)), None],
         "lr_schedule": [StrOptions(set(_SCHEDULES)), None],
-        "label_smoothing": [Interval(numbers.Real, 0, 1, closed="left")],
+        "label_smoothing": [_Number(numbers.Real, 0, 1, closed="left")],
         "test_time_flip": ["boolean"],
-        "test_time_shift": [Interval(numbers.Integral, 0, None, closed="left")],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        # Also below the image side, once it is known: see _check_params.
+        "test_time_shift": [_Number(numbers.Integral, 0, None, closed="left")],
+        "validation_fraction": [_Number(numbers.Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter_no_change": [_POSITIVE_INT],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -143,14 +187,48 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
+    # ------------------------------------------------------------ parameters
+    def _check_params(self, image_shape=None, names=None):
+        """Check parameters against ``_parameter_constraints``: the one check of fit and predict.
+
+        ``fit`` checks them all; ``predict_proba`` and the ONNX export check
+        the ones they use (``batch_size``, ``test_time_flip``,
+        ``test_time_shift``), so that a value set by ``set_params`` after fit
+        fails at its next use with the message fit would have given.
+
+        Parameters
+        ----------
+        image_shape : tuple of int or None, default=None
+            ``(H, W)`` of the input. For 2-D images, ``test_time_shift`` must
+            also be smaller than the shorter side: a larger pad would crop
+            instead of shifting.
+        names : sequence of str or None, default=None
+            The parameters to check; None checks all.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A ``ValueError`` (and ``TypeError``) naming the parameter, what it
+            must be and the value it has.
+        """
+        constraints = self._parameter_constraints
+        if image_shape is not None and image_shape[0] > 1:
+            constraints = {**constraints, "test_time_shift": [
+                _Number(numbers.Integral, 0, min(image_shape), closed="left")]}
+        params = self.get_params(deep=False)
+        if names is not None:
+            params = {name: params[name] for name in names}
+        validate_parameter_constraints(constraints, params, caller_name=type(self).__name__)
+
     # ----------------------------------------------------------------- input
     def _learn_scaling(self, X, image_shape):
-        self.image_shape_ = image_shape or _image_shape_for(X.shape[1])
+        self.image_shape_ = image_shape
         # One global mean/std, not per pixel: it commutes with flips and
         # shifts, so augmented images stay on the same scale.
         self.pixel_mean_ = float(X.mean(dtype=np.float64))
         std = float(X.std(dtype=np.float64))
         self.pixel_std_ = std if std > 0 else 1.0
+        self.pixel_range_ = (float(X.min()), float(X.max()))
 
     def to_tensor(self, X):
         """Validate ``X`` and turn it into the network's input.
@@ -158,7 +236,16 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         This is the estimator's one input transform: flatten or reshape to
         ``(n, 1, H, W)`` with ``(H, W) = image_shape_``, then standardise with
         the scaling learned in ``fit``: ``(X - pixel_mean_) / pixel_std_``.
-        Interpretation and export reuse it.
+        Interpretation and export reuse it; ``predict_proba`` applies it
+        ``batch_size`` images at a time.
+
+        It warns (:class:`~fer_sklearn.exceptions.PixelRangeWarning`) when the
+        largest absolute pixel value of ``X`` is more than 10 times smaller or
+        larger than that of the training data (``pixel_range_``): input on
+        another scale, such as 0..1 images for a model fitted on 0..255
+        pixels, gets nearly the same prediction for every face. The check
+        uses the minimum and maximum of each batch as it is converted, not a
+        second pass over ``X``.
 
         Parameters
         ----------
@@ -167,12 +254,53 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         tensor : torch.Tensor of shape (n_samples, 1, H, W), float32, on the CPU
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has another number of pixels or image shape than in fit,
+            or holds NaN or infinity.
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        """
+        (tensor,) = self._input_batches(X, batch_size=None)
+        return tensor
+
+    def _input_batches(self, X, batch_size):
+        """Validate ``X``, then yield ``to_tensor`` of it ``batch_size`` rows at a time.
+
+        ``X`` keeps its dtype (uint8 pixels stay uint8): only one batch at a
+        time is converted to float32, so the memory beyond ``X`` is a few
+        batches however many images it holds. ``batch_size=None`` yields all
+        rows as one batch. The pixel range is checked once, over all batches,
+        before the last one is yielded.
         """
         check_is_fitted(self)
         X, image_shape = _flatten_images(X)
         self._check_image_shape(image_shape)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self._standardise(X)
+        X = validate_data(self, X, dtype="numeric", reset=False)
+        batch_size = batch_size or len(X)
+        low, high = np.inf, -np.inf
+        for start in range(0, len(X), batch_size):
+            batch = np.asarray(X[start:start + batch_size], dtype=np.float32)
+            low, high = min(low, batch.min()), max(high, batch.max())
+            if start + batch_size >= len(X):
+                self._check_pixel_range(low, high)
+            yield self._standardise(batch)
+
+    def _check_pixel_range(self, low, high):
+        """Warn when pixels in ``[low, high]`` are on another scale than ``pixel_range_``."""
+        fitted = max(abs(value) for value in self.pixel_range_)
+        given = max(abs(float(low)), abs(float(high)))
+        if fitted > 0 and not fitted / _PIXEL_SCALE_FACTOR <= given <= fitted * _PIXEL_SCALE_FACTOR:
+            fit_low, fit_high = self.pixel_range_
+            warnings.warn(
+                f"X has pixel values in [{float(low):g}, {float(high):g}], but "
+                f"{type(self).__name__} was fitted on values in [{fit_low:g}, {fit_high:g}]: "
+                "on another scale its predictions are meaningless (nearly one class for "
+                "all). Rescale X to the range used in fit.",
+                PixelRangeWarning, stacklevel=4,
+            )
 
     def _check_image_shape(self, image_shape):
         """Refuse image-shaped input whose (H, W) differs from the fitted one."""
@@ -333,15 +461,54 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A ``ValueError`` naming a parameter outside its constraints; every
+            parameter is checked here, ``test_time_shift`` against the image side too.
+        ValueError
+            For bad ``X`` or ``y`` (NaN, one class, an unknown device ...).
+
+        Warns
+        -----
+        FitInterruptedWarning
+            When training was interrupted by a :class:`KeyboardInterrupt`
+            (Ctrl-C). skorch catches it and ends training, so ``fit`` returns
+            the partly trained model; ``n_iter_`` holds the epochs completed
+            and ``interrupted_`` is True. An early stop (``early_stopping``, or
+            a :class:`skorch.callbacks.EarlyStopping` callback) does not warn.
+
+        Notes
+        -----
+        Any exception that ends ``fit`` (including a ``BaseException`` that
+        is not a ``KeyboardInterrupt``, which skorch lets through) leaves the
+        estimator as it was before the call: an unfitted one stays unfitted,
+        and a fitted one, also with ``warm_start``, keeps its network.
         """
-        self._validate_params()
-        device = resolve_device(self.device)
+        state = vars(self).copy()
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            # fit sets fitted attributes as it goes (classes_, the scaling ...);
+            # restoring them keeps a failed fit from looking like a fitted model.
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _fit(self, X, y):
         warm = self.warm_start and hasattr(self, "net_")
         X, image_shape = _flatten_images(X)
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not warm)
         if warm:
             self._check_image_shape(image_shape)
+            image_shape = self.image_shape_
         else:
+            image_shape = image_shape or _image_shape_for(X.shape[1])
+        # After the data, whose image side bounds test_time_shift, and before anything is built.
+        self._check_params(image_shape)
+        device = resolve_device(self.device)
+        if not warm:
             self._learn_scaling(X, image_shape)
         y = self._encode_targets(y, warm)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max - 1))
@@ -351,7 +518,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         # random_state without touching the caller's global torch state.
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            module = self.net_.module_ if warm else self._build_module(len(self.classes_))
+            # A warm start trains a copy, so that an aborted fit leaves the fitted network intact.
+            module = (copy.deepcopy(self.net_.module_) if warm
+                      else self._build_module(len(self.classes_)))
             net = self._build_net(module, len(y_train), valid, y_train, seed, device)
             net.fit(X_train, y_train)
         previous = self.history_ if warm else None
@@ -359,16 +528,44 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         self.net_.module_.eval()
         self.n_params_ = count_parameters(self.module_)
         self.history_ = self._history_frame(previous)
+        self._record_epochs()
         return self
+
+    def _completed_epochs(self):
+        # skorch opens an epoch's history row when the epoch begins; an
+        # interrupt in the middle leaves a row without the "dur" that
+        # EpochTimer records at its end.
+        return [epoch for epoch in self.net_.history if "dur" in epoch]
 
     def _history_frame(self, previous):
         rows = [{key: epoch.get(key, np.nan) for key in _HISTORY_COLUMNS}
-                for epoch in self.net_.history]
+                for epoch in self._completed_epochs()]
         frame = pd.DataFrame(rows, columns=_HISTORY_COLUMNS).dropna(axis=1, how="all")
         if previous is not None:
             frame["epoch"] += len(previous)
             frame = pd.concat([previous, frame], ignore_index=True)
         return frame
+
+    def _record_epochs(self):
+        """Set ``n_iter_`` and ``interrupted_``, and warn when training was interrupted.
+
+        skorch ends training early on a KeyboardInterrupt, which is both how
+        Ctrl-C arrives and how EarlyStopping stops: an EarlyStopping whose
+        misses reached its patience is what tells the two apart.
+        """
+        self.n_iter_ = len(self._completed_epochs())
+        stopped_early = any(
+            isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+            for _, callback in self.net_.callbacks_
+        )
+        self.interrupted_ = self.n_iter_ < self.max_epochs and not stopped_early
+        if self.interrupted_:
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt) after "
+                f"{self.n_iter_} of {self.max_epochs} epochs: the model is only partly "
+                "trained (n_iter_ and interrupted_ record this).",
+                FitInterruptedWarning, stacklevel=4,
+            )
 
     # ------------------------------------------------------------ prediction
     @property
@@ -385,6 +582,11 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         copies shifted by ``test_time_shift`` pixels up, down, left and right
         (each mirrored too).
 
+        ``X`` is standardised and its views are built ``batch_size`` images
+        at a time, so the memory used beyond ``X`` and the network is a few
+        batches (``benchmarks/bench_predict_memory.py``): uint8 pixels are
+        never converted to float32 all at once.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
@@ -393,27 +595,41 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
-        """
-        Xt = self.to_tensor(X)
-        flip = self.test_time_flip and self._is_image()
-        views = prediction_views(Xt, flip, self._test_time_shift())
-        return np.mean([self.net_.predict_proba(view).astype(np.float64) for view in views],
-                       axis=0)
 
-    def _test_time_shift(self):
-        """The validated test-time shift in pixels; 0 for 1-row inputs, which are not shifted."""
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            If ``batch_size``, ``test_time_flip`` or ``test_time_shift`` was set
+            (by ``set_params`` after fit) to a value that ``fit`` would refuse.
+        ValueError
+            For ``X`` that ``to_tensor`` refuses.
+
+        Warns
+        -----
+        PixelRangeWarning
+            When ``X`` is on another pixel scale than the training data (see ``to_tensor``).
+        """
+        flip, shift = self._test_time_views()
+        self._check_params(names=["batch_size"])
+        probas = []
+        for batch in self._input_batches(X, self.batch_size):
+            # All views of a batch in one call; rows are view-major.
+            views = torch.cat(list(prediction_views(batch, flip, shift)))
+            proba = self.net_.predict_proba(views).astype(np.float64)
+            probas.append(proba.reshape(-1, len(batch), proba.shape[1]).mean(axis=0))
+        return np.concatenate(probas)
+
+    def _test_time_views(self):
+        """``(flip, shift)`` of the test-time views, checked as fit checks them.
+
+        1-row inputs (non-square pixel counts) are neither mirrored nor shifted.
+        The ONNX export builds its graph from the same values.
+        """
+        check_is_fitted(self)
+        self._check_params(self.image_shape_, names=["test_time_flip", "test_time_shift"])
         if not self._is_image():
-            return 0
-        # Checked here, not only in fit: set_params may change it on a fitted
-        # estimator, and a negative pad would crop instead of shifting.
-        shift, side = self.test_time_shift, min(self.image_shape_)
-        is_int = isinstance(shift, numbers.Integral) and not isinstance(shift, bool)
-        if not is_int or not 0 <= shift < side:
-            raise ValueError(
-                f"test_time_shift must be an int in [0, {side}) for images of shape "
-                f"{self.image_shape_}; got {shift!r}"
-            )
-        return int(shift)
+            return False, 0
+        return bool(self.test_time_flip), int(self.test_time_shift)
 
     def predict(self, X):
         """Predicted class labels.
@@ -437,6 +653,9 @@ _COMMON_DOC = """
     max_epochs : int, default={max_epochs}
         Training epochs per ``fit`` call.
     batch_size : int, default=128
+        Images per training step, and per prediction batch: ``predict_proba``
+        standardises the images and builds their test-time views this many
+        at a time.
     optimizer : {{"adam", "adamw", "sgd"}} or torch optimizer class, default="adamw"
         ``"sgd"`` uses Nesterov momentum 0.9.
     weight_decay : float, default={weight_decay}
@@ -467,7 +686,9 @@ _COMMON_DOC = """
     test_time_shift : int, default={test_time_shift}
         With ``s > 0``, also average over copies of each image shifted by
         ``s`` pixels up, down, left and right (2-D images only): 5 views, 10
-        with ``test_time_flip``, so prediction costs 5 times as much.
+        with ``test_time_flip``, so prediction costs 5 times as much. Must be
+        smaller than the image side (checked in ``fit``, and in
+        ``predict_proba`` when changed after fit).
     validation_fraction : float in (0, 1) or None, default=None
         Share of the training data held out (stratified) to report validation
         loss and accuracy in ``history_``. With ``early_stopping`` and None,
@@ -476,6 +697,7 @@ _COMMON_DOC = """
         Stop when the validation loss has not improved for
         ``n_iter_no_change`` epochs, and keep the best epoch's weights.
     n_iter_no_change : int, default=5
+        Epochs without improvement before ``early_stopping`` stops.
     class_weight : "balanced", dict or None, default=None
         Weights of the classes in the loss.
     warm_start : bool, default=False
@@ -514,12 +736,31 @@ _COMMON_ATTRIBUTES = """
     pixel_mean_, pixel_std_ : float
         The input scaling learned in fit: ``to_tensor`` computes
         ``(X - pixel_mean_) / pixel_std_``, so 0..255 and 0..1 inputs both work.
+    pixel_range_ : tuple of float
+        ``(min, max)`` of the training pixels. ``to_tensor`` (and so
+        ``predict_proba``) warns with
+        :class:`~fer_sklearn.exceptions.PixelRangeWarning` when the largest
+        absolute value of its input is more than 10 times smaller or larger
+        than that of this range, such as 0..1 images given to a model fitted
+        on 0..255 pixels.
     n_params_ : int
         Trainable parameters of the network.
     history_ : pandas.DataFrame
-        One row per epoch: ``epoch``, ``train_loss``, ``train_acc``,
+        One row per completed epoch: ``epoch``, ``train_loss``, ``train_acc``,
         ``valid_loss`` and ``valid_acc`` (with validation), ``lr`` (at the
-        start of the epoch) and ``dur`` (seconds).
+        start of the epoch) and ``dur`` (seconds). With ``warm_start`` it
+        grows with each ``fit``.
+    n_iter_ : int
+        Epochs completed by the last ``fit`` call: ``max_epochs``, or fewer
+        after an early stop or an interruption. Unlike
+        :class:`~sklearn.neural_network.MLPClassifier`'s, it does not add up
+        over warm starts; ``len(history_)`` does.
+    interrupted_ : bool
+        Whether the last ``fit`` was interrupted by a ``KeyboardInterrupt``
+        (Ctrl-C), which skorch catches: ``fit`` then returns the partly
+        trained model after a
+        :class:`~fer_sklearn.exceptions.FitInterruptedWarning`. False after
+        an early stop.
     net_ : skorch.NeuralNetClassifier
         The skorch net that trained the module.
     module_ : torch.nn.Module
@@ -567,9 +808,9 @@ class FERCNNClassifier(_BaseFERClassifier):
 
     _parameter_constraints = {
         **_BaseFERClassifier._parameter_constraints,
-        "n_filters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_blocks": [Interval(numbers.Integral, 1, None, closed="left")],
-        "convs_per_block": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_filters": [_POSITIVE_INT],
+        "n_blocks": [_POSITIVE_INT],
+        "convs_per_block": [_POSITIVE_INT],
     }
 
     def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
@@ -641,7 +882,8 @@ class FERDNNClassifier(_BaseFERClassifier):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(420, 420)
+    hidden_layer_sizes : int or sequence of int, default=(420, 420)
+        Widths of the hidden layers, each >= 1; an int is one layer.
     dropout : float, default=0.3
         Dropout after each hidden layer.
     match_params : estimator, int or None, default=None
@@ -672,9 +914,8 @@ class FERDNNClassifier(_BaseFERClassifier):
 
     _parameter_constraints = {
         **_BaseFERClassifier._parameter_constraints,
-        "hidden_layer_sizes": ["array-like"],
-        "match_params": [Interval(numbers.Integral, 1, None, closed="left"),
-                         HasMethods(["count_params"]), None],
+        "hidden_layer_sizes": [_LayerSizes()],
+        "match_params": [_POSITIVE_INT, HasMethods(["count_params"]), None],
     }
 
     def __init__(self, *, hidden_layer_sizes=(420, 420), dropout=0.3, match_params=None,
@@ -716,13 +957,12 @@ class FERDNNClassifier(_BaseFERClassifier):
             return target.n_params_
         return target.count_params(self.n_features_in_, n_classes)
 
+    def _layer_sizes(self):
+        # An int is one hidden layer, as in MLPClassifier.
+        return tuple(int(width) for width in np.atleast_1d(self.hidden_layer_sizes))
+
     def _build_module(self, n_classes):
-        sizes = tuple(int(w) for w in np.atleast_1d(self.hidden_layer_sizes))
-        if not sizes or min(sizes) < 1:
-            raise ValueError(
-                f"hidden_layer_sizes must be a non-empty sequence of positive ints; "
-                f"got {self.hidden_layer_sizes!r}"
-            )
+        sizes = self._layer_sizes()
         target = self._target_params(n_classes)
         if target is not None:
             width = match_hidden_width(target, self.n_features_in_, n_classes, len(sizes))
@@ -742,7 +982,7 @@ class FERDNNClassifier(_BaseFERClassifier):
         -------
         n_params : int
         """
-        return count_parameters(FERMLP(n_classes, n_features, tuple(self.hidden_layer_sizes)))
+        return count_parameters(FERMLP(n_classes, n_features, self._layer_sizes()))
 
 
 def _fill_docstring(cls):

@@ -124,8 +124,7 @@ def export_onnx(estimator, path, *, input_shape="flat", opset=_MIN_OPSET):
         )
 
     image_shape = tuple(int(side) for side in estimator.image_shape_)
-    flip = bool(estimator.test_time_flip) and image_shape[0] > 1
-    shift = int(estimator._test_time_shift())
+    flip, shift = estimator._test_time_views()
     pipeline = _Pipeline(
         copy.deepcopy(estimator.module_).cpu(), estimator.pixel_mean_,
         estimator.pixel_std_, image_shape, flip, shift,

@@ -2,6 +2,8 @@
 
 import copy
 import pickle
+import tracemalloc
+import warnings
 
 import joblib
 import numpy as np
@@ -9,8 +11,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import ConfusionMatrixDisplay
@@ -18,7 +21,11 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from fer_sklearn import EMOTIONS, FERCNNClassifier, FERDNNClassifier
+from fer_sklearn import (
+    EMOTIONS, FERCNNClassifier, FERDNNClassifier, FitInterruptedWarning, PixelRangeWarning,
+)
+from fer_sklearn._test_time import prediction_views
+from fer_sklearn.datasets import make_faces
 
 
 def small_cnn(**params):
@@ -62,6 +69,8 @@ def test_fitted_attributes(fitted_cnn, faces):
     assert fitted_cnn.n_params_ == sum(p.numel() for p in fitted_cnn.module_.parameters())
     assert not fitted_cnn.module_.training
     assert fitted_cnn.pixel_mean_ == pytest.approx(X.mean(), rel=1e-4)
+    assert fitted_cnn.pixel_range_ == (0.0, 255.0)
+    assert fitted_cnn.n_iter_ == 8 and fitted_cnn.interrupted_ is False
 
 
 def test_to_tensor_is_the_documented_transform(fitted_cnn, faces):
@@ -297,19 +306,92 @@ def test_warm_start_continues_training(faces):
     assert len(cold.history_) == 2
 
 
-class _Interrupt(Callback):
+# ------------------------------------------------------------ interrupts
+class _RaiseAt(Callback):
+    """Raise ``error`` at the end of epoch ``epoch`` (or at its first batch, ``in_batch``)."""
+
+    def __init__(self, error, epoch, in_batch=False):
+        self.error = error
+        self.epoch = epoch
+        self.in_batch = in_batch
+
+    def on_batch_end(self, net, **kwargs):
+        if self.in_batch and len(net.history) == self.epoch:
+            raise self.error
+
     def on_epoch_end(self, net, **kwargs):
-        if len(net.history) == 2:
-            raise KeyboardInterrupt
+        if not self.in_batch and len(net.history) == self.epoch:
+            raise self.error
 
 
-def test_ctrl_c_stops_training_and_leaves_a_usable_model(faces):
-    X, y = faces
-    clf = small_dnn(max_epochs=10, callbacks=[_Interrupt()]).fit(X, y)
+class _Abort(BaseException):
+    """Like the CLI's signal exception: not a KeyboardInterrupt, so skorch lets it through."""
+
+
+@pytest.fixture(scope="module")
+def tiny_faces():
+    return make_faces(140, random_state=0, return_X_y=True)
+
+
+def tiny_cnn(**params):
+    return small_cnn(**{"n_filters": 4, "n_blocks": 2, "max_epochs": 5, **params})
+
+
+def test_ctrl_c_in_fit_warns_and_records_the_epochs_done(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(callbacks=[_RaiseAt(KeyboardInterrupt, epoch=2)])
+    with pytest.warns(FitInterruptedWarning, match="interrupted .* after 2 of 5 epochs"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2 and clf.interrupted_ is True
+    assert list(clf.history_["epoch"]) == [1, 2]
+    assert clf.predict(X[:3]).shape == (3,)  # skorch's behaviour kept: a usable model
+
+
+def test_ctrl_c_within_an_epoch_counts_only_completed_epochs(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(callbacks=[_RaiseAt(KeyboardInterrupt, epoch=3, in_batch=True)])
+    with pytest.warns(FitInterruptedWarning, match="after 2 of 5 epochs"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2 and len(clf.history_) == 2
+    assert not clf.history_["train_loss"].isna().any()
+
+
+def test_early_stopping_is_not_an_interrupt(tiny_faces):
+    X, y = tiny_faces
+    # An improvement of 10 in the loss is never reached: EarlyStopping stops
+    # at epoch 2, by raising KeyboardInterrupt inside skorch.
+    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=10, threshold_mode="abs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitInterruptedWarning)
+        clf = tiny_cnn(callbacks=[stop]).fit(X, y)
+    assert clf.n_iter_ == 2 and clf.interrupted_ is False
     assert len(clf.history_) == 2
-    assert clf.predict(X[:3]).shape == (3,)
 
 
+def test_other_base_exceptions_leave_an_unfitted_estimator_unfitted(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(callbacks=[_RaiseAt(_Abort(), epoch=2)])
+    params = clf.get_params(deep=False)
+    with pytest.raises(_Abort):
+        clf.fit(X, y)
+    assert set(vars(clf)) == set(params)  # no classes_, pixel_mean_, image_shape_ ...
+    with pytest.raises(NotFittedError):
+        clf.predict(X[:3])
+
+
+def test_an_aborted_warm_start_keeps_the_fitted_network(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(warm_start=True, max_epochs=2).fit(X, y)
+    before = clf.predict_proba(X[:20])
+    history, net = clf.history_, clf.net_
+    clf.set_params(callbacks=[_RaiseAt(_Abort(), epoch=1, in_batch=True)])
+    with pytest.raises(_Abort):
+        clf.fit(X, y)
+    assert clf.net_ is net and clf.history_ is history and clf.n_iter_ == 2
+    np.testing.assert_array_equal(clf.predict_proba(X[:20]), before)
+
+
+# -------------------------------------------------------- test-time views
 def test_test_time_flip_averages_image_and_mirror(fitted_cnn, faces):
     X, _ = faces
     X = X[:10]
@@ -348,13 +430,67 @@ def test_test_time_shift_averages_shifted_copies_and_their_mirrors(fitted_cnn, f
     assert np.abs(shifted.predict_proba(X) - plain.predict_proba(X)).max() > 1e-3
 
 
-@pytest.mark.parametrize("shift", [48, -1, 1.5])
-def test_test_time_shift_set_after_fit_is_checked_at_predict(fitted_cnn, faces, shift):
-    clf = copy.copy(fitted_cnn).set_params(test_time_shift=shift)
-    with pytest.raises(ValueError, match=r"test_time_shift must be an int in \[0, 48\)"):
-        clf.predict(faces[0][:2])
+def test_predict_proba_in_batches_equals_the_whole_array_at_once(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(max_epochs=1, test_time_flip=True, test_time_shift=2,
+                   precision="float32").fit(X, y)
+    X = X[:50].astype(np.uint8)
+    # The approach before batching: every view of the whole array, one at a time.
+    whole = np.mean([clf.net_.predict_proba(view).astype(np.float64)
+                     for view in prediction_views(clf.to_tensor(X), True, 2)], axis=0)
+    for batch_size in (1, 7, 32, 1000):  # 7 and 32 do not divide 50
+        batched = copy.copy(clf).set_params(batch_size=batch_size).predict_proba(X)
+        np.testing.assert_allclose(batched, whole, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(X.astype(np.float64)), whole, atol=1e-6)
 
 
+def test_predict_proba_converts_one_batch_at_a_time(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(max_epochs=1, batch_size=32).fit(X, y)
+    X = np.tile(X.astype(np.uint8), (8, 1))  # 1120 faces: 10 MB once converted to float32
+    clf.predict_proba(X[:2])  # first-call allocations (skorch, torch) out of the measure
+    tracemalloc.start()
+    try:
+        clf.predict_proba(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # numpy's allocations (traced) stay a few batches, not the float32 copy of X.
+    assert peak < X.size * 4 / 10
+
+
+# ------------------------------------------------------------ pixel range
+def test_input_on_another_pixel_scale_warns(fitted_cnn, faces):
+    X, _ = faces
+    with pytest.warns(PixelRangeWarning, match=r"values in \[0, 1\].*fitted on values in "
+                                               r"\[0, 255\]"):
+        fitted_cnn.predict(X[:20] / 255.0)
+    with pytest.warns(PixelRangeWarning):
+        fitted_cnn.to_tensor(X[:2] / 255.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # Checked once over all batches, not once per batch.
+        copy.copy(fitted_cnn).set_params(batch_size=3).predict_proba(X[:20] / 255.0)
+        assert [w.category for w in caught] == [PixelRangeWarning]
+        caught.clear()
+        fitted_cnn.predict_proba(X[:20])
+        fitted_cnn.predict_proba(X[:1] * 0.3)  # one dark face is still on the 0..255 scale
+        fitted_cnn.to_tensor(X[:5].astype(np.uint8))
+    assert caught == []
+
+
+def test_0_255_input_to_a_model_fitted_on_0_1_warns(tiny_faces):
+    X, y = tiny_faces
+    clf = tiny_cnn(max_epochs=1).fit(X / 255.0, y)
+    assert clf.pixel_range_ == (0.0, 1.0)
+    with pytest.warns(PixelRangeWarning, match=r"fitted on values in \[0, 1\]"):
+        clf.predict(X[:5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PixelRangeWarning)
+        clf.predict(X[:5] / 255.0)
+
+
+# ------------------------------------------------------- parameter checks
 def test_dnn_predicts_from_one_view_by_default(faces):
     X, y = faces
     dnn = small_dnn(max_epochs=1).fit(X, y)
@@ -392,13 +528,23 @@ def test_bad_input_is_refused_with_a_clear_message(make, faces):
 
 @pytest.mark.parametrize("param, value, message", [
     ("lr", -1.0, "'lr' parameter"),
+    ("lr", True, "'lr' parameter"),
     ("max_epochs", 0, "'max_epochs' parameter"),
+    ("max_epochs", True, "'max_epochs' parameter"),
+    ("batch_size", True, "'batch_size' parameter"),
+    ("n_iter_no_change", True, "'n_iter_no_change' parameter"),
     ("augment", "rotate", "'augment' parameter"),
     ("lr_schedule", "linear", "'lr_schedule' parameter"),
     ("optimizer", "lbfgs", "'optimizer' parameter"),
     ("dropout", 1.5, "'dropout' parameter"),
     ("n_filters", 0, "'n_filters' parameter"),
+    ("n_filters", True, "'n_filters' parameter"),
+    ("n_blocks", True, "'n_blocks' parameter"),
+    ("convs_per_block", False, "'convs_per_block' parameter"),
     ("test_time_shift", -1, "'test_time_shift' parameter"),
+    ("test_time_shift", True, r"'test_time_shift' parameter .* Got True"),
+    ("test_time_shift", 48, r"'test_time_shift' parameter .* range \[0, 48\)\. Got 48"),
+    ("test_time_flip", 1, "'test_time_flip' parameter"),
     ("device", "tpu", "device must be"),
 ])
 def test_unknown_parameter_values_are_refused_at_fit(param, value, message, faces):
@@ -406,6 +552,44 @@ def test_unknown_parameter_values_are_refused_at_fit(param, value, message, face
     clf = small_cnn(**{param: value})  # __init__ only stores
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y)
+    assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("value", [(64, True), (64, 0), (), [[64]], "64", 2.5])
+def test_hidden_layer_sizes_must_be_positive_ints(value, faces):
+    X, y = faces
+    with pytest.raises(ValueError, match="'hidden_layer_sizes' parameter .* must be an int "
+                                         r">= 1 or a non-empty sequence"):
+        small_dnn(hidden_layer_sizes=value).fit(X, y)
+
+
+def test_match_params_refuses_a_boolean(faces):
+    X, y = faces
+    with pytest.raises(ValueError, match="'match_params' parameter"):
+        small_dnn(match_params=True).fit(X, y)
+
+
+def test_hidden_layer_sizes_may_be_one_int(faces):
+    X, y = faces
+    dnn = small_dnn(hidden_layer_sizes=16, max_epochs=1).fit(X, y)
+    assert dnn.hidden_layer_sizes_ == (16,)
+    assert small_dnn(hidden_layer_sizes=16).count_params() == dnn.n_params_
+
+
+@pytest.mark.parametrize("param, value", [
+    ("test_time_shift", 48), ("test_time_shift", -1), ("test_time_shift", 1.5),
+    ("test_time_shift", True), ("test_time_flip", "yes"), ("batch_size", 0),
+    ("batch_size", True),
+])
+def test_parameters_set_after_fit_fail_at_predict_as_at_fit(fitted_cnn, faces, param, value):
+    X, y = faces
+    with pytest.raises(ValueError) as at_fit:
+        clone(fitted_cnn).set_params(**{param: value}).fit(X, y)
+    clf = copy.copy(fitted_cnn).set_params(**{param: value})
+    with pytest.raises(ValueError) as at_predict:
+        clf.predict(X[:2])
+    assert str(at_predict.value) == str(at_fit.value)
+    assert f"'{param}' parameter of FERCNNClassifier" in str(at_fit.value)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")

@@ -84,4 +84,8 @@ def test_export_checks_its_input(cnn, tmp_path):
         export_onnx(FERCNNClassifier(), path)
     with pytest.raises(TypeError, match="FERCNNClassifier or FERDNNClassifier"):
         export_onnx(object(), path)
+    # Set after fit: refused as fit and predict_proba refuse it.
+    message = r"'test_time_shift' parameter of FERCNNClassifier must be an int in the range \[0, 48\)"
+    with pytest.raises(ValueError, match=message):
+        export_onnx(copy.copy(cnn).set_params(test_time_shift=48), path)
     assert not path.exists()
