@@ -49,6 +49,10 @@ _HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "valid_loss", "valid_acc
 # the training data's is on another scale: 0..1 against 0..255 is a factor of
 # 255, while a dark but genuine 0..255 face stays well within 10.
 _PIXEL_SCALE_FACTOR = 10
+# OneCycleLR divides by its warm-up length, 20% of the steps less one: with
+# 5 steps or fewer that is zero or negative (ZeroDivisionError in torch).
+# Shorter trainings than this keep lr constant.
+_MIN_ONECYCLE_STEPS = 10
 
 
 class _Number(Interval):
@@ -290,6 +294,8 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_pixel_range(self, low, high):
         """Warn when pixels in ``[low, high]`` are on another scale than ``pixel_range_``."""
+        if not hasattr(self, "pixel_range_"):  # loaded from a file saved before it existed
+            return
         fitted = max(abs(value) for value in self.pixel_range_)
         given = max(abs(float(low)), abs(float(high)))
         if fitted > 0 and not fitted / _PIXEL_SCALE_FACTOR <= given <= fitted * _PIXEL_SCALE_FACTOR:
@@ -397,6 +403,8 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
                 lr_scheduler.CosineAnnealingLR, T_max=self.max_epochs, eta_min=self.lr * 1e-3))]
         if schedule == "onecycle":
             steps = self.max_epochs * math.ceil(n_train / min(self.batch_size, n_train))
+            if steps < _MIN_ONECYCLE_STEPS:
+                return []
             return [("lr_schedule", LRScheduler(
                 lr_scheduler.OneCycleLR, max_lr=self.lr, total_steps=steps, pct_start=0.2,
                 step_every="batch"))]
@@ -677,7 +685,8 @@ _COMMON_DOC = """
     lr_schedule : {{"none", "study", "cosine", "onecycle", "plateau"}} or None, default={lr_schedule!r}
         ``"study"``: lr 0.01 for epochs 1-10, then ``lr``; ``"cosine"``:
         cosine decay over ``max_epochs``; ``"onecycle"``: warm-up to ``lr``
-        over the first 20% of batches, then cosine decay; ``"plateau"``:
+        over the first 20% of batches, then cosine decay (a constant ``lr``
+        when training has fewer than 10 batches in all); ``"plateau"``:
         halve the rate after 2 epochs without improvement of the validation
         loss (the training loss without validation).
     label_smoothing : float, default=0.1

@@ -92,7 +92,7 @@ def atomic_open(path):
     except BaseException as exc:
         with contextlib.suppress(OSError):  # it may never have been created
             os.remove(temp)
-        if isinstance(exc, OSError) and exc.filename in (None, temp):
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, temp):
             # Name the file the user asked for (a failed write names none).
             raise type(exc)(exc.errno, exc.strerror, path) from None
         raise

@@ -56,9 +56,14 @@ _COMMON_ATTRIBUTE_TYPES = {
     "pixel_mean_": numbers.Real,
     "pixel_std_": numbers.Real,
     "n_params_": numbers.Integral,
+    "pixel_range_": tuple,
+    "n_iter_": numbers.Integral,
+    "interrupted_": bool,
 }
-# Set only by a fit on a DataFrame with string column names.
-_OPTIONAL_ATTRIBUTES = {"feature_names_in_"}
+# feature_names_in_ is set only by a fit on a DataFrame with string column
+# names; the last three did not exist in files saved by earlier builds of
+# this version, which still load (without the pixel-range warning).
+_OPTIONAL_ATTRIBUTES = {"feature_names_in_", "pixel_range_", "n_iter_", "interrupted_"}
 
 
 def _attribute_types(cls):

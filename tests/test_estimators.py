@@ -597,3 +597,13 @@ def test_cuda_without_a_gpu_is_a_clear_error(faces):
     X, y = faces
     with pytest.raises(ValueError, match="no CUDA device"):
         small_cnn(device="cuda").fit(X, y)
+
+
+@pytest.mark.parametrize("n_samples", [130, 300, 600])
+def test_onecycle_with_few_batches_trains(patch_faces, n_samples):
+    """2 to 5 batches in all once divided by zero inside torch's OneCycleLR."""
+    X, y = patch_faces(n_samples)
+    clf = FERCNNClassifier(n_filters=4, n_blocks=2, max_epochs=1, random_state=0).fit(X, y)
+    assert clf.n_iter_ == 1
+    # A constant rate: the first (and only) epoch runs at lr.
+    assert clf.history_["lr"].tolist() == [clf.lr]
