@@ -241,10 +241,13 @@ def test_train_evaluate_predict_round_trip(model_file, tmp_path):
     import pandas as pd
 
     table = pd.read_csv(predictions)
-    assert table.columns.tolist() == ["id", "label", *(f"proba_{e}" for e in EMOTIONS)]
+    assert table.columns.tolist() == ["file", "face", "x", "y", "width", "height", "label",
+                                      *(f"proba_{e}" for e in EMOTIONS)]
+    assert (table["file"] == str(csv)).all() and table["face"].tolist() == list(range(70))
     assert table["label"].tolist() == [EMOTIONS[i] for i in model.predict(X)]
-    np.testing.assert_allclose(table.iloc[:, 2:].sum(axis=1), 1, atol=1e-4)
-    # predict a folder of images, to stdout; a 64x64 face is resized to 48x48
+    np.testing.assert_allclose(table.filter(like="proba_").sum(axis=1), 1, atol=1e-4)
+    # predict a folder of images, to stdout: 48x48 images are faces already, a larger
+    # one is a photograph searched for faces (this drawn face has none a detector finds)
     folder = tmp_path / "images"
     (folder / "sub").mkdir(parents=True)
     for i in range(3):
@@ -254,7 +257,8 @@ def test_train_evaluate_predict_round_trip(model_file, tmp_path):
     status, stdout, stderr = run(["predict", model_file, folder])
     assert status == 0, stderr
     table = pd.read_csv(io.StringIO(stdout))
-    assert table["id"].tolist() == ["face0.png", "face1.png", "face2.png", "sub/big.jpg"]
+    assert table["file"].unique().tolist() == ["face0.png", "face1.png", "face2.png",
+                                               "sub/big.jpg"]
     assert table["label"].tolist()[:3] == [EMOTIONS[i] for i in model.predict(X[:3])]
 
 
@@ -433,7 +437,7 @@ def test_file_names_that_are_not_utf8(model_file, tmp_path):
     assert process.returncode == 0, stderr
     assert stdout == "wrote 1 predictions to " + str(out).encode(
         "utf-8", "backslashreplace").decode() + "\n"
-    assert out.read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9.png,")
+    assert out.read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9.png,0,")
     process = _cli("predict", model_file, folder)  # to stdout, a pipe
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
@@ -493,3 +497,65 @@ def test_model_trained_on_a_gpu_predicts_here(model_file, tmp_path):
     status, stdout_cpu, stderr = run(["predict", gpu_file, csv, "--device", "cpu"])
     assert status == 0 and stderr == "" and stdout_cpu == stdout
     _assert_one_line_error(*run(["evaluate", gpu_file, "--device", "tpu"])[::2], "tpu")
+
+
+# ------------------------------------------------------------------- photographs
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A real photograph with one face (scikit-image's astronaut) and a blank wall."""
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("photos")
+    Image.fromarray(data.astronaut()).save(folder / "astronaut.jpg")
+    Image.fromarray(np.full((200, 300), 128, np.uint8)).save(folder / "wall.png")
+    return folder
+
+
+def test_predict_photos_with_the_shipped_model(photos, tmp_path):
+    import pandas as pd
+    from matplotlib.image import imread
+
+    from fer_sklearn import EMOTIONS
+
+    annotated = tmp_path / "annotated"
+    status, stdout, stderr = run(["predict", photos / "astronaut.jpg", photos / "wall.png",
+                                  "--annotate", annotated])
+    assert status == 0, stderr
+    table = pd.read_csv(io.StringIO(stdout))
+    astronaut = table[table["file"] == str(photos / "astronaut.jpg")]
+    assert len(astronaut) == 1  # one person, one row
+    face = astronaut.iloc[0]
+    assert face["face"] == 0 and face["label"] in EMOTIONS
+    # Her face, in pixels of the 512x512 photograph.
+    assert 150 <= face["x"] <= 200 and 50 <= face["y"] <= 100 and 80 <= face["width"] <= 130
+    assert face.filter(like="proba_").sum() == pytest.approx(1, abs=1e-4)
+    wall = table[table["file"] == str(photos / "wall.png")]
+    assert len(wall) == 1 and wall["label"].item() == "no face" and pd.isna(wall["face"].item())
+    for name in ("astronaut.png", "wall.png"):
+        assert (annotated / name).read_bytes()[:8] == PNG_SIGNATURE
+        assert imread(annotated / name).shape[1] >= 500
+
+
+def test_predict_glob_and_refused_annotate_folder(photos, tmp_path):
+    import pandas as pd
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    status, _, stderr = run(["predict", photos / "*.png", "--annotate", mine, "--force"])
+    _assert_one_line_error(status, stderr, "was not written by fer-sklearn")
+    status, stdout, stderr = run(["predict", photos / "*.png"])
+    assert status == 0, stderr
+    assert pd.read_csv(io.StringIO(stdout))["file"].tolist() == [str(photos / "wall.png")]
+    _assert_one_line_error(*run(["predict", photos / "*.tif"])[::2], "no file matches")
+
+
+def test_a_decompression_bomb_is_refused_naming_the_file(tmp_path):
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    # 1-bit, 30000 x 30000: a few kilobytes on disk, 900 million pixels once decoded.
+    Image.new("1", (30000, 30000)).save(bomb)
+    assert bomb.stat().st_size < 1_000_000
+    _assert_one_line_error(*run(["predict", bomb])[::2], str(bomb))

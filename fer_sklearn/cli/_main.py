@@ -13,6 +13,7 @@ before the work starts and written under a temporary name until complete.
 
 import argparse
 import contextlib
+import glob
 import io
 import json
 import os
@@ -29,7 +30,8 @@ from ._interrupt import Interrupted, interrupts_raise
 from ._study import CLIError, class_names, labelled_data, one_line, read_data, run_study
 
 PROG = "fer-sklearn"
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_TABLE_SUFFIXES = (".csv", ".gz", ".zip")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,61 +142,142 @@ def _evaluate(args):
             "confusion_matrix": counts.tolist(), "report": report}, indent=2) + "\n")
 
 
-def _image_folder(folder):
-    """Every image file under ``folder`` (sorted relative paths) and its pixels, as grayscale."""
-    from PIL import Image, UnidentifiedImageError
+def _photo_files(path):
+    """The image files ``path`` names: itself, the images under a folder, or a glob's matches.
 
-    files = sorted(
-        os.path.relpath(os.path.join(root, name), folder)
-        for root, _, names in os.walk(folder) for name in names
-        if name.lower().endswith(_IMAGE_SUFFIXES))
-    if not files:
-        raise CLIError(f"{folder}: no image files ({', '.join(_IMAGE_SUFFIXES)}) found")
-    images = []
-    for name in files:
+    Returns ``(id, file)`` pairs; ids are relative to a folder given, else the path as given.
+    """
+    if os.path.isdir(path):
+        found = sorted(os.path.relpath(os.path.join(root, name), path)
+                       for root, _, names in os.walk(path) for name in names
+                       if name.lower().endswith(_IMAGE_SUFFIXES))
+        if not found:
+            raise CLIError(f"{path}: no image files ({', '.join(_IMAGE_SUFFIXES)}) found")
+        return [(name, os.path.join(path, name)) for name in found]
+    if os.path.exists(path):
+        return [(path, path)]
+    if any(char in path for char in "*?["):
+        matches = sorted(glob.glob(path, recursive=True))
+        if not matches:
+            raise CLIError(f"{path}: no file matches")
+        return [pair for match in matches for pair in _photo_files(match)]
+    raise CLIError(f"{path}: no such file or folder")
+
+
+def _predict_model(source, device):
+    """A shipped model by name, or a model file."""
+    from ..pretrained import PRETRAINED, load_pretrained
+
+    if source in PRETRAINED and not os.path.exists(source):
         try:
-            with Image.open(os.path.join(folder, name)) as image:
-                images.append(image.convert("L"))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise CLIError(f"{os.path.join(folder, name)}: cannot read the image "
-                           f"({one_line(exc)})") from None
-    return files, images
+            return load_pretrained(source, device=device)
+        except (OSError, ValueError) as exc:
+            raise CLIError(one_line(exc)) from None
+    return _load_model(source, device)
+
+
+def _faces_of(model, files, cache):
+    """Each input file's faces: rows ``(file, path, face, x, y, width, height)``, and crops.
+
+    A FER2013-style table (.csv, .gz, .zip) holds faces already cut; an image
+    of exactly the model's input size (48x48) is taken as one face, as in
+    FER2013's image folders; any other image is a photograph, searched for
+    faces with :func:`~fer_sklearn.faces.extract_faces`.
+    """
+    from ..faces import extract_faces, read_image
+
+    rows, crops = [], []
+    height, width = model.image_shape_
+    for name, path in files:
+        if path.lower().endswith(_TABLE_SUFFIXES):
+            pixels = read_data(path, labelled=False, cache=cache).data
+            if pixels.shape[1] != model.n_features_in_:
+                raise CLIError(f"{path}: faces have {pixels.shape[1]} pixels, the model expects "
+                               f"{model.n_features_in_}")
+            rows += [(name, path, i, np.nan, np.nan, np.nan, np.nan) for i in range(len(pixels))]
+            crops.append(pixels.astype(np.float32))
+            continue
+        try:
+            gray = read_image(path, mode="L")
+            if gray.shape == (height, width):
+                rows.append((name, path, 0, 0, 0, width, height))
+                crops.append(gray.reshape(1, -1).astype(np.float32))
+                continue
+            faces, cut = extract_faces([gray], size=width)
+        except (OSError, ValueError) as exc:
+            raise CLIError(one_line(exc)) from None
+        if not len(faces):
+            rows.append((name, path, np.nan, np.nan, np.nan, np.nan, np.nan))
+        rows += [(name, path, int(f.face), f.x, f.y, f.width, f.height)
+                 for f in faces.itertuples()]
+        crops.append(cut)
+    return rows, np.concatenate(crops) if crops else np.zeros((0, model.n_features_in_))
+
+
+def _annotate(folder, table, names, force):
+    """Each photograph with its boxes, labels and probability bars, as PNG files in ``folder``."""
+    from matplotlib.figure import Figure
+
+    from .._output import output_folder
+    from ..faces import FaceDisplay
+
+    photos = table[table["x"].notna() | table["face"].isna()]
+    with output_folder(folder, force=force, inputs=photos["path"].unique()) as temp:
+        for path, faces in photos.groupby("path", sort=False):
+            name = faces["file"].iloc[0]
+            found = faces[faces["face"].notna()]
+            figure = Figure(figsize=(6, 5), layout="constrained")
+            FaceDisplay.from_predictions(
+                path, found, proba=found[[f"proba_{n}" for n in names]].to_numpy(),
+                class_names=names).plot(ax=figure.subplots())
+            # Files found in a folder keep their relative path; files named directly, their name.
+            inside = not os.path.isabs(name) and not name.startswith(os.pardir)
+            target = os.path.join(temp, os.path.splitext(
+                name if inside else os.path.basename(name))[0] + ".png")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            figure.savefig(target, dpi=100)
 
 
 def _predict(args):
     import pandas as pd
-    from PIL import Image
 
     from .. import EMOTIONS
 
+    source, paths = args.model, list(args.paths)
+    if source is None and len(paths) >= 2 and paths[0].lower().endswith(".skops"):
+        source = paths.pop(0)  # the form `predict MODEL INPUT...`
+    source = source or "fer2013"
     if args.out != "-":
-        check_output_file(args.out, force=args.force, inputs=[args.input_model, args.input])
-    model = _load_model(args.input_model, args.device)
-    height, width = model.image_shape_
-    if os.path.isdir(args.input):
-        ids, images = _image_folder(args.input)
-        # Faces of another size are resized to the network's input, as a camera crop would be.
-        X = np.stack([np.asarray(image.resize((width, height), Image.BILINEAR)
-                                 if image.size != (width, height) else image, np.float32)
-                      for image in images]).reshape(len(images), -1)
-    else:
-        X = read_data(args.input, labelled=False, cache=args.cache).data
-        ids = list(range(len(X)))
-    if X.shape[1] != model.n_features_in_:
-        raise CLIError(f"{args.input}: images have {X.shape[1]} pixels, the model expects "
-                       f"{model.n_features_in_}")
-    proba = model.predict_proba(X)
+        check_output_file(args.out, force=args.force, inputs=[source, *paths])
+    if args.annotate:
+        from .._output import check_output_folder
+
+        check_output_folder(args.annotate, force=args.force, inputs=paths)
+    model = _predict_model(source, args.device)
+    files = [pair for path in paths for pair in
+             ([(path, path)] if path.lower().endswith(_TABLE_SUFFIXES) and os.path.isfile(path)
+              else _photo_files(path))]
+    rows, crops = _faces_of(model, files, args.cache)
     names = class_names(model.classes_, EMOTIONS)
-    table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
-    table.insert(0, "label", [names[i] for i in proba.argmax(axis=1)])
-    table.insert(0, "id", ids)
+    table = pd.DataFrame(rows, columns=["file", "path", "face", "x", "y", "width", "height"])
+    table["face"] = table["face"].astype("Int64")
+    table["label"] = "no face"
+    proba = np.full((len(table), len(names)), np.nan)
+    has_face = table["face"].notna().to_numpy()
+    if len(crops):
+        proba[has_face] = model.predict_proba(crops)
+        table.loc[has_face, "label"] = [names[i] for i in proba[has_face].argmax(axis=1)]
+    table[[f"proba_{name}" for name in names]] = proba
+    if args.annotate:
+        _annotate(args.annotate, table, names, args.force)
+    table = table.drop(columns="path")
     text = io.StringIO()
     table.to_csv(text, index=False, float_format="%.6f")
     if args.out == "-":
         sys.stdout.write(text.getvalue())
     else:
         _write_text(args.out, text.getvalue())
-        print(f"wrote {len(table):,} predictions to {args.out}")
+        print(f"wrote {int(has_face.sum()):,} predictions to {args.out}")
 
 
 # -------------------------------------------------------------------- parser
@@ -307,14 +390,24 @@ def build_parser():
     _add_cache(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
-    predict = commands.add_parser("predict", help="predict emotions of faces, as CSV",
-                                  description="Write the predicted emotion and the class "
-                                  "probabilities of each face as CSV.")
-    predict.add_argument("input_model", metavar="model", help="model file")
-    predict.add_argument("input", help="FER2013-style CSV (labels optional) or a folder of "
-                         "images (searched recursively; resized to the model's input size)")
+    predict = commands.add_parser(
+        "predict", help="predict the emotions of the faces in photographs or FER2013 files",
+        description="Write, for each face, the predicted emotion and the probability of "
+        "each class as CSV: every face found in each photograph (one row saying 'no face' "
+        "where none is), each row of a FER2013-style CSV, each 48x48 image as one face. "
+        "Without --model, the FER2013 model shipped with fer_sklearn is used.")
+    predict.add_argument("paths", nargs="+", metavar="INPUT",
+                         help="photographs, folders of them (searched recursively), glob "
+                              "patterns, or FER2013-style CSV files (.csv/.gz/.zip); the older "
+                              "form 'predict MODEL.skops INPUT' still works")
+    predict.add_argument("--model", help="a shipped model ('fer2013', 'ferplus') or a model "
+                         "file written by 'fer-sklearn train' (default: fer2013)")
     predict.add_argument("--out", default="-", help="CSV file; '-' for stdout (default)")
-    predict.add_argument("--force", action="store_true", help="replace an existing --out")
+    predict.add_argument("--annotate", metavar="FOLDER",
+                         help="also write each photograph with its boxes, labels and "
+                              "probabilities drawn, as PNG files in this new folder")
+    predict.add_argument("--force", action="store_true",
+                         help="replace an existing --out, or an earlier --annotate folder")
     _add_load_device(predict)
     _add_cache(predict)
     predict.set_defaults(handler=_predict)

@@ -8,7 +8,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._detect import _as_images, _check_detect_params, _detect_one
+from ._detect import _as_images, _check_detect_params, _detect_one, _detect_params, _to_frame
 from ._io import read_image
 
 FER2013_FRAMING = (1.025, 0.0, 0.004)
@@ -226,6 +226,66 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         if self.equalize:
             out = cv2.equalizeHist(out)
         return out.reshape(-1).astype(np.float32)
+
+
+def extract_faces(images, *, size=48, framing=None, n_jobs=None, **detector_params):
+    """Every face of every photograph, detected and cut as FER2013 frames its faces.
+
+    :func:`detect_faces` then :func:`crop_face` for each face found, turned
+    upright where the eyes were found: what a classifier of FER2013-framed
+    faces needs from a photograph with any number of people in it (where
+    :class:`FaceAligner` keeps one face per photograph).
+
+    Parameters
+    ----------
+    images : list of (str, path-like, PIL.Image.Image or ndarray), or ndarray
+        Photographs of any size, anything :func:`read_image` reads.
+    size : int, default=48
+        Side of the crops in pixels.
+    framing : tuple of 3 floats or None, default=None
+        See :func:`crop_face`.
+    n_jobs : int, default=None
+        Photographs read and searched in parallel (threads).
+    **detector_params
+        Keyword arguments of :func:`detect_faces` (``min_size``,
+        ``scale_factor``, ``angles`` ...).
+
+    Returns
+    -------
+    faces : pandas.DataFrame
+        As :func:`detect_faces` returns it: one row per face.
+    crops : ndarray of float32, shape (len(faces), size * size)
+        Row ``i`` is the face of ``faces.iloc[i]``, grey pixels 0..255.
+
+    Raises
+    ------
+    ValueError, TypeError, FileNotFoundError
+        As :func:`detect_faces`.
+
+    Examples
+    --------
+    >>> from skimage.data import astronaut
+    >>> from fer_sklearn.faces import extract_faces
+    >>> faces, crops = extract_faces([astronaut()])
+    >>> crops.shape[1], crops.dtype
+    (2304, dtype('float32'))
+    """
+    images = _as_images(images)
+    params = _detect_params(**detector_params)
+
+    def one(image):
+        gray = read_image(image, mode="L")
+        faces = _detect_one(gray, params)
+        faces = faces[np.argsort(-faces[:, 4], kind="stable")]  # the frame's order
+        crops = [crop_face(gray, face[:4], angle=face[5], size=size, framing=framing).ravel()
+                 for face in faces]
+        return faces, np.array(crops, np.float32).reshape(len(faces), size * size)
+
+    found = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(image) for image in images)
+    faces = _to_frame([f for f, _ in found])
+    crops = np.concatenate([c for _, c in found]) if found else np.zeros((0, size * size),
+                                                                         np.float32)
+    return faces, crops
 
 
 def _name(image):

@@ -314,14 +314,23 @@ def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
     [170.0, 70.0, 100.0]
     """
     images = _as_images(images)
-    angles, cascades = _check_detect_params(min_size, scale_factor, min_neighbors, angles,
-                                            cascades, min_score)
-    params = dict(min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors,
-                  angles=angles, cascades=cascades, min_score=min_score, eyes=bool(eyes),
-                  overlap=0.3)
+    params = _detect_params(min_size=min_size, scale_factor=scale_factor,
+                            min_neighbors=min_neighbors, angles=angles, cascades=cascades,
+                            min_score=min_score, eyes=eyes)
     found = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(_detect_one)(image, params) for image in images)
     return _to_frame(found)
+
+
+def _detect_params(*, min_size=0.1, scale_factor=1.05, min_neighbors=2, angles=(0, -15, 15),
+                   cascades=("frontalface_default", "frontalface_alt", "frontalface_alt2"),
+                   min_score=0, eyes=True):
+    """The checked settings of one detection pass, with :func:`detect_faces`' defaults."""
+    angles, cascades = _check_detect_params(min_size, scale_factor, min_neighbors, angles,
+                                            cascades, min_score)
+    return dict(min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors,
+                angles=angles, cascades=cascades, min_score=min_score, eyes=bool(eyes),
+                overlap=0.3)
 
 
 def _to_frame(found):

@@ -4,8 +4,7 @@ import math
 
 import numpy as np
 
-from ._align import crop_face
-from ._detect import detect_faces
+from ._align import extract_faces
 from ._io import read_image
 
 
@@ -70,12 +69,9 @@ class FaceDisplay:
         from .. import EMOTIONS
 
         photo = read_image(image, mode="RGB")
-        gray = read_image(photo, mode="L")
-        faces = detect_faces([gray], **(detector_params or {}))
         side = math.isqrt(int(estimator.n_features_in_))
-        crops = np.array([crop_face(gray, face[["x", "y", "width", "height"]].to_numpy(float),
-                                    angle=face["angle"], size=side, framing=framing).ravel()
-                          for _, face in faces.iterrows()], np.float32).reshape(-1, side * side)
+        faces, crops = extract_faces([photo], size=side, framing=framing,
+                                     **(detector_params or {}))
         proba = estimator.predict_proba(crops) if len(crops) else np.zeros((0, 0))
         classes = list(estimator.classes_)
         names = ([EMOTIONS[c] for c in classes]
