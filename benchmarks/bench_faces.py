@@ -29,9 +29,9 @@ It reports:
 
 The classifier is the shipped ``fer2013`` model (:func:`fer_sklearn.pretrained.load_pretrained`)
 or ``--model path.skops`` (saved with :func:`fer_sklearn.save`); ``--model none``
-measures detection only. Detection is also scored at several ``min_score``
-thresholds (recall against false detections per photo), the figures behind
-:func:`~fer_sklearn.faces.detect_faces`' default.
+measures detection only. Detection is also scored at several ``min_score`` and
+``min_relative_score`` thresholds (recall against false detections per photo),
+the figures behind :func:`~fer_sklearn.faces.detect_faces`' defaults.
 
 Usage::
 
@@ -227,14 +227,23 @@ def main(argv=None):
     grays = [read_image(image) for image in images]
     read_s = time.perf_counter() - start
     start = time.perf_counter()
-    faces = detect_faces(grays, min_score=0)
+    faces = detect_faces(grays, min_score=0, min_relative_score=0)  # every box, filtered below
     detect_s = time.perf_counter() - start
+    best_of_image = faces.groupby("image")["score"].transform("max")
+
+    def kept(min_score, min_relative_score):
+        return faces[faces["score"] >= np.maximum(min_score,
+                                                  min_relative_score * best_of_image)]
+
     thresholds = {}
-    for threshold in (0, 5, 10, 15, 20, 30, 40, 60):
-        kept_best, kept_false = match(faces[faces["score"] >= threshold], boxes)
-        thresholds[str(threshold)] = {"recall": float((kept_best >= 0.3).mean()),
-                                      "false_per_photo": kept_false / len(boxes)}
-    faces = faces[faces["score"] >= detect_faces.__kwdefaults__["min_score"]]
+    for min_score in (0, 5, 10, 20, 40):
+        for relative in (0, 0.05, 0.1, 0.2, 0.3):
+            kept_best, kept_false = match(kept(min_score, relative), boxes)
+            thresholds[f"{min_score}/{relative}"] = {
+                "recall": float((kept_best >= 0.3).mean()),
+                "false_per_photo": kept_false / len(boxes)}
+    defaults = detect_faces.__kwdefaults__
+    faces = kept(defaults["min_score"], defaults["min_relative_score"])
     best, false = match(faces, boxes)
     found = best >= 0.3
     rotated = np.array([info["angle"] != 0 for info in infos])
@@ -257,7 +266,8 @@ def main(argv=None):
         "false_per_photo": false / len(boxes),
         "kept_face_is_true": kept,
         "read_s_per_photo": read_s / len(boxes), "detect_s_per_photo": detect_s / len(boxes),
-        "min_score": detect_faces.__kwdefaults__["min_score"], "by_min_score": thresholds}
+        "min_score": defaults["min_score"], "min_relative_score": defaults["min_relative_score"],
+        "by_min_score_and_relative_score": thresholds}
     print(json.dumps(result, indent=1), flush=True)
     if args.model == "none":
         args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -15,8 +15,28 @@ from skorch import NeuralNetClassifier
 PRECISIONS = ("float32", "bfloat16", "auto")
 
 
+def _cpu_flags():
+    """The CPU's feature flags as the OS lists them (Linux), or None where it lists none."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return None
+
+
 def native_bfloat16(device):
     """Whether ``device`` has fast (native) bfloat16 matrix arithmetic.
+
+    On a CPU that means bfloat16 dot-product units: AVX512-BF16 or AMX-BF16.
+    oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) also
+    says yes for AVX512 CPUs without them, where it emulates bfloat16 and a
+    training step of the default CNN runs about 3 times *slower* than in
+    float32 (measured on an AVX512 Xeon without BF16: 3.85 s against 1.25 s
+    per batch of 128); so the CPU's own flags decide where the OS lists them
+    (Linux), and oneDNN's check elsewhere.
 
     Parameters
     ----------
@@ -29,7 +49,9 @@ def native_bfloat16(device):
     """
     if torch.device(device).type == "cuda":
         return torch.cuda.is_bf16_supported()
-    # oneDNN's own check for AVX512-BF16 or AMX, without which it has no native bf16 kernels.
+    flags = _cpu_flags()
+    if flags is not None:
+        return bool(flags & {"avx512_bf16", "amx_bf16"})
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 

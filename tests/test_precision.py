@@ -1,11 +1,13 @@
 """The precision parameter: bfloat16 autocast in training and prediction."""
 
+import os
+
 import numpy as np
 import pytest
 import skops.io as sio
 import torch
 
-from fer_sklearn import FERCNNClassifier, FERDNNClassifier
+from fer_sklearn import FERCNNClassifier, FERDNNClassifier, _precision
 from fer_sklearn._persistence import load, save
 from fer_sklearn._precision import autocast_dtype, native_bfloat16
 
@@ -40,6 +42,24 @@ def test_autocast_dtype_follows_the_parameter():
     assert autocast_dtype("bfloat16", "cpu") is torch.bfloat16
     expected = torch.bfloat16 if native_bfloat16("cpu") else None
     assert autocast_dtype("auto", "cpu") is expected
+
+
+@pytest.mark.parametrize("flags, native", [({"avx512f", "avx512bw", "avx512_bf16"}, True),
+                                           ({"avx512f", "amx_bf16", "amx_tile"}, True),
+                                           # AVX512 alone: oneDNN emulates bf16, slower
+                                           ({"avx512f", "avx512bw", "avx512vl"}, False),
+                                           ({"avx2", "fma"}, False)])
+def test_native_bfloat16_needs_bf16_units(monkeypatch, flags, native):
+    monkeypatch.setattr(_precision, "_cpu_flags", lambda: flags)
+    assert native_bfloat16("cpu") is native
+    assert autocast_dtype("auto", "cpu") is (torch.bfloat16 if native else None)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="the OS lists no CPU flags")
+def test_native_bfloat16_reads_this_cpus_flags():
+    with open("/proc/cpuinfo") as cpuinfo:
+        text = cpuinfo.read()
+    assert native_bfloat16("cpu") is ("avx512_bf16" in text or "amx_bf16" in text)
 
 
 @pytest.mark.parametrize("precision, dtype", [("float32", torch.float32),

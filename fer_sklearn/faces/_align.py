@@ -8,7 +8,11 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._detect import _as_images, _check_detect_params, _detect_one, _detect_params, _to_frame
+from ._detect import _as_images, _detect_one, _detect_params, _to_frame
+
+# What detector_params may set: detect_faces' own settings, less those FaceAligner owns.
+_DETECTOR_PARAMS = ("scale_factor", "min_neighbors", "angles", "cascades", "min_score",
+                    "min_relative_score")
 from ._io import read_image
 
 FER2013_FRAMING = (1.025, 0.0, 0.004)
@@ -68,7 +72,8 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         The smallest face sought, see :func:`detect_faces`.
     detector_params : dict or None, default=None
         Further keyword arguments of :func:`detect_faces` (``scale_factor``,
-        ``min_neighbors``, ``angles``, ``cascades``, ``min_score``).
+        ``min_neighbors``, ``angles``, ``cascades``, ``min_score``,
+        ``min_relative_score``).
     n_jobs : int, default=None
         Photographs read and searched in parallel (threads). None means 1.
 
@@ -187,22 +192,16 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         return np.array([f"pixel_{i}" for i in range(self.size * self.size)], dtype=object)
 
     def _detector(self):
-        params = dict(scale_factor=1.05, min_neighbors=2, angles=(0, -15, 15),
-                      cascades=("frontalface_default", "frontalface_alt", "frontalface_alt2"),
-                      min_score=0)
         extra = dict(self.detector_params or {})
-        unknown = set(extra) - set(params)
+        unknown = set(extra) - set(_DETECTOR_PARAMS)
         if unknown:
             raise ValueError(f"detector_params: unknown keys {sorted(unknown)}; valid keys are "
-                             f"{sorted(params)}")
-        params.update(extra)
+                             f"{sorted(_DETECTOR_PARAMS)}")
         framing = FER2013_FRAMING if self.framing is None else tuple(self.framing)
         if len(framing) != 3 or not framing[0] > 0:
             raise ValueError("framing must be (scale > 0, x_offset, y_offset), got "
                              f"{self.framing!r}")
-        params["angles"], params["cascades"] = _check_detect_params(self.min_size, **params)
-        params.update(min_size=self.min_size, eyes=self.rotate, overlap=0.3)
-        return params
+        return _detect_params(min_size=self.min_size, eyes=self.rotate, **extra)
 
     def _one(self, image, index, params):
         import cv2

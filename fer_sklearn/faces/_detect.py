@@ -145,7 +145,10 @@ def _detect_one(source, params):
                 candidates.append([(cx - bw / 2) / scale, (cy - bh / 2) / scale,
                                    bw / scale, bh / scale, float(n), float(angle)])
     faces = _merge(np.array(candidates, float).reshape(-1, 6), params["overlap"])
-    faces = faces[faces[:, 4] >= params["min_score"]]
+    if len(faces):
+        keep = faces[:, 4] >= max(params["min_score"],
+                                  params["min_relative_score"] * faces[:, 4].max())
+        faces = faces[keep]
     eyes = np.full((len(faces), 4), np.nan)
     if params["eyes"]:
         for row, face in enumerate(faces):
@@ -202,7 +205,8 @@ def _as_images(images, what="images"):
                         f"got {type(images).__name__}") from None
 
 
-def _check_detect_params(min_size, scale_factor, min_neighbors, angles, cascades, min_score):
+def _check_detect_params(min_size, scale_factor, min_neighbors, angles, cascades, min_score,
+                         min_relative_score):
     if not (isinstance(min_size, (int, float)) and min_size > 0):
         raise ValueError(f"min_size must be a positive number, got {min_size!r}")
     if not (isinstance(scale_factor, (int, float)) and scale_factor > 1):
@@ -219,8 +223,16 @@ def _check_detect_params(min_size, scale_factor, min_neighbors, angles, cascades
                          f"{list(cascades)}")
     if not isinstance(min_score, (int, float)):
         raise ValueError(f"min_score must be a number, got {min_score!r}")
+    if not (isinstance(min_relative_score, (int, float)) and 0 <= min_relative_score <= 1):
+        raise ValueError(f"min_relative_score must be a number in [0, 1], got "
+                         f"{min_relative_score!r}")
     return angles, cascades
 
+
+# Defaults chosen on the scene benchmark (benchmarks/bench_faces.py, by_min_score):
+# false detections are weakly supported boxes, true faces strongly supported ones.
+MIN_SCORE = 10
+MIN_RELATIVE_SCORE = 0.1
 
 CASCADES = ("frontalface_default", "frontalface_alt", "frontalface_alt2",
             "frontalface_alt_tree", "profileface")
@@ -230,7 +242,8 @@ CASCADES = ("frontalface_default", "frontalface_alt", "frontalface_alt2",
 def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
                  angles=(0, -15, 15),
                  cascades=("frontalface_default", "frontalface_alt", "frontalface_alt2"),
-                 min_score=0, eyes=True, n_jobs=None):
+                 min_score=MIN_SCORE, min_relative_score=MIN_RELATIVE_SCORE, eyes=True,
+                 n_jobs=None):
     """Find every face in every image, offline, with OpenCV's Haar cascades.
 
     Each image is read with :func:`read_image` (upright, grey), shrunk so the
@@ -267,8 +280,14 @@ def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
     cascades : sequence of str, default=("frontalface_default", "frontalface_alt", \
 "frontalface_alt2")
         OpenCV's cascades to run, from :data:`CASCADES`.
-    min_score : float, default=0
-        Drop faces whose score is below this.
+    min_score : float, default=10
+        Drop faces whose score is below this. On the scene benchmark, 10 keeps
+        91% recall and cuts false detections from 3.4 to 1.1 per photo
+        (against no threshold).
+    min_relative_score : float in [0, 1], default=0.1
+        Also drop faces scoring below this share of the best face of the same
+        image: a photograph's weakly supported boxes beside a clear face are
+        false detections far more often than faces.
     eyes : bool, default=True
         Look for the eyes in each face.
     n_jobs : int, default=None
@@ -316,7 +335,8 @@ def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
     images = _as_images(images)
     params = _detect_params(min_size=min_size, scale_factor=scale_factor,
                             min_neighbors=min_neighbors, angles=angles, cascades=cascades,
-                            min_score=min_score, eyes=eyes)
+                            min_score=min_score, min_relative_score=min_relative_score,
+                            eyes=eyes)
     found = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(_detect_one)(image, params) for image in images)
     return _to_frame(found)
@@ -324,13 +344,13 @@ def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
 
 def _detect_params(*, min_size=0.1, scale_factor=1.05, min_neighbors=2, angles=(0, -15, 15),
                    cascades=("frontalface_default", "frontalface_alt", "frontalface_alt2"),
-                   min_score=0, eyes=True):
+                   min_score=MIN_SCORE, min_relative_score=MIN_RELATIVE_SCORE, eyes=True):
     """The checked settings of one detection pass, with :func:`detect_faces`' defaults."""
     angles, cascades = _check_detect_params(min_size, scale_factor, min_neighbors, angles,
-                                            cascades, min_score)
+                                            cascades, min_score, min_relative_score)
     return dict(min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors,
-                angles=angles, cascades=cascades, min_score=min_score, eyes=bool(eyes),
-                overlap=0.3)
+                angles=angles, cascades=cascades, min_score=min_score,
+                min_relative_score=min_relative_score, eyes=bool(eyes), overlap=0.3)
 
 
 def _to_frame(found):
