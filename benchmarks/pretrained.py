@@ -1,7 +1,8 @@
 """Train the models shipped in ``fer_sklearn/pretrained/``, from the CSV, with a recorded seed.
 
 Each model is fitted on the 28,709 FER2013 Training rows and scored on the
-3,589 PublicTest rows (never used for a choice); the file written carries its
+3,589 PublicTest rows (used for no choice of recipe; only to confirm that
+float16 storage leaves the probabilities within 1e-3); the file written carries its
 provenance as metadata (:func:`fer_sklearn.read_metadata`): the SHA-256 of the
 data files, the library version and git commit, the recipe (every estimator
 parameter), the seed, the PublicTest accuracy, per-class recall, the fit time
@@ -30,6 +31,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,9 +110,13 @@ def main(argv=None):
     path = Path(args.out) / f"{args.model}.skops"
     # float16 weights only if they keep every PublicTest probability within the tolerance.
     proba = model.predict_proba(X_test)
-    save(model, path, weights_dtype="float16")
+    # The float16 trial goes to a scratch file: the shipped one is replaced once, at the end.
+    with tempfile.TemporaryDirectory() as scratch:
+        trial = Path(scratch) / "trial.skops"
+        save(model, trial, weights_dtype="float16")
+        candidate = load(trial)
     start = time.perf_counter()
-    shipped = load(path).predict_proba(X_test)
+    shipped = candidate.predict_proba(X_test)
     predict_seconds = time.perf_counter() - start
     difference = float(np.abs(shipped - proba).max())
     weights_dtype = "float16" if difference <= FLOAT16_TOLERANCE else "float32"

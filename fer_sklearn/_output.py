@@ -108,12 +108,24 @@ def _is_within(path, folder):
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _check_not_input(path, inputs, what):
+def _check_not_input(path, inputs, what, *, folder=False):
+    """Refuse an output that is an input or holds one; a ``folder`` also inside an input folder.
+
+    A file written into an input folder replaces nothing that is read (the
+    expanded inputs are among ``inputs``); a folder there would be read as
+    input by the next run.
+    """
     real = _real(path)
     for source in inputs:
-        if source is not None and _is_within(_real(source), real):
+        if source is None:
+            continue
+        source_real = _real(source)
+        if _is_within(source_real, real):
             raise OutputError(f"{path}: {what} would replace the input {source}; "
                               "choose another output")
+        if folder and _is_within(real, source_real):
+            raise OutputError(f"{path} lies inside the input folder {source}; "
+                              "choose an output folder outside it")
 
 
 def check_output_file(path, *, force=False, inputs=()):
@@ -130,7 +142,8 @@ def check_output_file(path, *, force=False, inputs=()):
     Raises
     ------
     OutputError
-        If ``path`` is a folder, an input, or exists and ``force`` is False.
+        If ``path`` is a folder or an input, exists and ``force`` is False,
+        or its folder does not exist.
     """
     path = os.fspath(path)
     _check_not_input(path, inputs, "writing it")
@@ -138,6 +151,9 @@ def check_output_file(path, *, force=False, inputs=()):
         raise OutputError(f"{path} is a folder; give a file name")
     if os.path.lexists(path) and not force:
         raise OutputError(f"{path} exists; pass --force to replace it")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise OutputError(f"{path}: {parent} is not an existing folder")
 
 
 def _manifest(folder):
@@ -206,7 +222,7 @@ def check_output_folder(path, *, force=False, inputs=()):
                           "choose a new folder for the output")
     if real in (_real(os.path.expanduser("~")), _real(os.sep)):
         raise OutputError(f"{path} is the home or root folder; choose a new folder for the output")
-    _check_not_input(path, inputs, "replacing the folder")
+    _check_not_input(path, inputs, "replacing the folder", folder=True)
     if not os.path.lexists(path):
         return path
     if os.path.islink(path) or not os.path.isdir(path):
@@ -275,16 +291,18 @@ def output_folder(path, *, force=False, inputs=()):
 
 def _publish(temp, path):
     """Swap ``temp`` in at ``path``; an old folder there (ours, checked) is removed."""
-    old = None
-    with deferred_interrupts():
-        if os.path.exists(path):
-            old = _temp_name(path)
-            os.rename(path, old)
-        try:
-            os.rename(temp, path)
-        except BaseException:
+    old = _temp_name(path) if os.path.exists(path) else None
+    try:
+        with deferred_interrupts():
             if old is not None:
-                os.rename(old, path)
-            raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+                os.rename(path, old)
+            try:
+                os.rename(temp, path)
+            except BaseException:
+                if old is not None:
+                    os.rename(old, path)
+                raise
+    finally:
+        # Also when a signal held back during the swap is delivered on leaving it.
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

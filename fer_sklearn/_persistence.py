@@ -308,6 +308,10 @@ def _checked_attributes(cls, attributes):
     if not (np.isfinite([attributes["pixel_mean_"], attributes["pixel_std_"]]).all()
             and attributes["pixel_std_"] > 0):
         raise ValueError("pixel_mean_ must be finite and pixel_std_ positive")
+    low_high = attributes.get("pixel_range_", (0.0, 1.0))
+    if not (len(low_high) == 2 and all(isinstance(v, numbers.Real) for v in low_high)
+            and np.isfinite(low_high).all() and low_high[0] <= low_high[1]):
+        raise ValueError(f"pixel_range_ {low_high!r} is not a (low, high) pair of numbers")
     return attributes
 
 
@@ -337,11 +341,11 @@ def _rebuild(payload):
     # A parameter missing from the file takes its default, except precision:
     # files written before it existed were trained, and predict, in float32.
     estimator = cls(**{"precision": "float32", **params})
-    # The checks fit makes: a file cannot smuggle in a configuration that
-    # fit would refuse.
-    estimator._validate_params()
     for name, value in _checked_attributes(cls, payload["attributes"]).items():
         setattr(estimator, name, value)
+    # The checks fit makes, for the image shape fitted: a file cannot smuggle
+    # in a configuration that fit would refuse.
+    estimator._check_params(tuple(estimator.image_shape_))
     estimator.history_ = _checked_history(payload["history_columns"], payload["history"])
     # Building the module draws initial weights: keep the caller's torch RNG as it was.
     with torch.random.fork_rng(devices=[]):

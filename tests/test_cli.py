@@ -134,7 +134,7 @@ def test_study_shows_progress_without_quiet(tmp_path, monkeypatch):
     argv = ["study", "--out", out, *(a for a in TINY_STUDY if a != "--quiet")]
     status, stdout, stderr = run(argv)
     assert status == 130
-    assert stderr == "fer-sklearn: error: interrupted (SIGINT); nothing was saved\n"
+    assert stderr == "fer-sklearn: error: interrupted (SIGINT)\n"
     assert "[study] training the CNN" in stdout and "valid_acc" in stdout
     # The interrupted run left nothing behind.
     assert list(tmp_path.iterdir()) == []
@@ -370,7 +370,7 @@ def test_predict_and_evaluate_ask_before_replacing_a_file(model_file, tmp_path):
     assert _snapshot(tmp_path) == before
     status, _, stderr = run(["predict", model_file, csv, "--out", predictions, "--force"])
     assert status == 0, stderr
-    assert predictions.read_text().startswith("id,label,")
+    assert predictions.read_text().startswith("file,face,x,y,width,height,label,")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -384,8 +384,7 @@ def test_an_interrupted_train_saves_nothing_and_keeps_the_old_model(model_file, 
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signum
-    assert stderr == (f"fer-sklearn: error: interrupted ({signal.Signals(signum).name}); "
-                      "nothing was saved\n")
+    assert stderr == f"fer-sklearn: error: interrupted ({signal.Signals(signum).name})\n"
     assert out.read_bytes() == model_file.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["model.skops"]
 
@@ -450,7 +449,7 @@ def test_unwritable_or_full_output_is_one_line_and_leaves_nothing(model_file, tm
     csv = _write_csv(tmp_path / "faces.csv", np.rint(X), y)
     not_a_folder = tmp_path / "faces.csv" / "pred.csv"
     _assert_one_line_error(*run(["predict", model_file, csv, "--out", not_a_folder])[::2],
-                           f"{not_a_folder}: Not a directory")
+                           f"{not_a_folder}: {csv} is not an existing folder")
     # A full disk, as a file-size limit: saving fails half way.
     limit = model_file.stat().st_size // 2
     out = tmp_path / "full"
@@ -558,3 +557,27 @@ def test_a_decompression_bomb_is_refused_naming_the_file(tmp_path):
     Image.new("1", (30000, 30000)).save(bomb)
     assert bomb.stat().st_size < 1_000_000
     _assert_one_line_error(*run(["predict", bomb])[::2], str(bomb))
+
+
+def test_predict_never_writes_over_its_inputs(model_file, tmp_path):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, value in (("a.png", 100), ("a.jpg", 150)):
+        Image.fromarray(np.full((48, 48), value, np.uint8)).save(photos / name)
+    before = _snapshot(tmp_path)
+    model = ["--model", model_file]
+    for argv, expected in [
+            ([photos, "--out", photos / "a.jpg", "--force"], "would replace the input"),
+            ([photos / "*.png", "--out", photos / "a.png", "--force"], "would replace the input"),
+            ([photos, "--annotate", photos / "drawn"], "inside the input folder")]:
+        _assert_one_line_error(*run(["predict", *argv, *model])[::2], expected)
+    assert _snapshot(tmp_path) == before
+    # Two photos whose drawings would share a name each get their own.
+    status, _, stderr = run(["predict", photos, *model, "--annotate", tmp_path / "drawn"])
+    assert status == 0, stderr
+    assert sorted(p.name for p in (tmp_path / "drawn").glob("*.png")) == ["a-2.png", "a.png"]
+    status, _, stderr = run(["predict", photos, *model, "--annotate", tmp_path / "drawn",
+                             "--force", "--out", tmp_path / "drawn" / "p.csv"])
+    _assert_one_line_error(status, stderr, "lies inside --annotate")

@@ -402,12 +402,13 @@ def test_cache_sees_an_edit_that_keeps_size_and_mtime(tmp_path, sample, home):
 def test_image_folder_cache_sees_an_edited_image(tmp_path, sample, home):
     folder = tmp_path / "faces"
     (folder / "train" / "happy").mkdir(parents=True)
-    image = folder / "train" / "happy" / "a.png"
+    image = folder / "train" / "happy" / "a.bmp"  # uncompressed: an edit keeps the size
     Image.fromarray(sample[0][0].reshape(48, 48)).save(image)
     stat = image.stat()
     load_fer2013(folder)
     Image.fromarray(255 - sample[0][0].reshape(48, 48)).save(image)
     os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert image.stat().st_size == stat.st_size and image.stat().st_mtime_ns == stat.st_mtime_ns
     np.testing.assert_array_equal(load_fer2013(folder).data[0], 255 - sample[0][0])
 
 

@@ -23,6 +23,10 @@ class Interrupted(BaseException):
 
 
 def _raise(signum, frame):
+    # A second Ctrl-C (users press it twice) must not cut the cleanup short:
+    # from the first signal on, both are ignored until main restores them.
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
     raise Interrupted(signum)
 
 

@@ -26,11 +26,11 @@ import numpy as np
 
 from .._output import OutputError, atomic_open, check_output_file
 from ..datasets import USAGES
+from ..faces._io import IMAGE_SUFFIXES
 from ._interrupt import Interrupted, interrupts_raise
 from ._study import CLIError, class_names, labelled_data, one_line, read_data, run_study
 
 PROG = "fer-sklearn"
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _TABLE_SUFFIXES = (".csv", ".gz", ".zip")
 
 
@@ -150,9 +150,9 @@ def _photo_files(path):
     if os.path.isdir(path):
         found = sorted(os.path.relpath(os.path.join(root, name), path)
                        for root, _, names in os.walk(path) for name in names
-                       if name.lower().endswith(_IMAGE_SUFFIXES))
+                       if name.lower().endswith(IMAGE_SUFFIXES))
         if not found:
-            raise CLIError(f"{path}: no image files ({', '.join(_IMAGE_SUFFIXES)}) found")
+            raise CLIError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
         return [(name, os.path.join(path, name)) for name in found]
     if os.path.exists(path):
         return [(path, path)]
@@ -222,20 +222,36 @@ def _annotate(folder, table, names, force):
     from ..faces import FaceDisplay
 
     photos = table[table["x"].notna() | table["face"].isna()]
+    used = set()
     with output_folder(folder, force=force, inputs=photos["path"].unique()) as temp:
         for path, faces in photos.groupby("path", sort=False):
-            name = faces["file"].iloc[0]
             found = faces[faces["face"].notna()]
             figure = Figure(figsize=(6, 5), layout="constrained")
             FaceDisplay.from_predictions(
                 path, found, proba=found[[f"proba_{n}" for n in names]].to_numpy(),
                 class_names=names).plot(ax=figure.subplots())
-            # Files found in a folder keep their relative path; files named directly, their name.
-            inside = not os.path.isabs(name) and not name.startswith(os.pardir)
-            target = os.path.join(temp, os.path.splitext(
-                name if inside else os.path.basename(name))[0] + ".png")
+            target = os.path.join(temp, _annotation_name(faces["file"].iloc[0], used))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             figure.savefig(target, dpi=100)
+
+
+def _annotation_name(name, used):
+    """Where a photo's drawing goes, relative to the folder: never outside it, never twice.
+
+    Files found in a folder keep their relative path, files named directly
+    their base name; ``.png`` replaces the suffix, and a name already taken
+    (``x.jpg`` beside ``x.png``, two folders' ``img.jpg``) gets ``-2``, ``-3`` ...
+    """
+    name = os.path.normpath(name)
+    if os.path.isabs(name) or name.split(os.sep)[0] == os.pardir:
+        name = os.path.basename(name)
+    stem = os.path.splitext(name)[0]
+    target, n = stem + ".png", 1
+    while target in used:
+        n += 1
+        target = f"{stem}-{n}.png"
+    used.add(target)
+    return target
 
 
 def _predict(args):
@@ -247,16 +263,23 @@ def _predict(args):
     if source is None and len(paths) >= 2 and paths[0].lower().endswith(".skops"):
         source = paths.pop(0)  # the form `predict MODEL INPUT...`
     source = source or "fer2013"
-    if args.out != "-":
-        check_output_file(args.out, force=args.force, inputs=[source, *paths])
-    if args.annotate:
-        from .._output import check_output_folder
-
-        check_output_folder(args.annotate, force=args.force, inputs=paths)
-    model = _predict_model(source, args.device)
     files = [pair for path in paths for pair in
              ([(path, path)] if path.lower().endswith(_TABLE_SUFFIXES) and os.path.isfile(path)
               else _photo_files(path))]
+    # Every input, as given and as expanded (folders, globs), is never an output.
+    inputs = [source, *(path for path in paths if os.path.exists(path)),
+              *(path for _, path in files)]
+    if args.out != "-":
+        check_output_file(args.out, force=args.force, inputs=inputs)
+    if args.annotate:
+        from .._output import check_output_folder
+
+        check_output_folder(args.annotate, force=args.force, inputs=inputs)
+        if args.out != "-" and os.path.realpath(args.out).startswith(
+                os.path.realpath(args.annotate) + os.sep):
+            raise CLIError(f"--out {args.out} lies inside --annotate {args.annotate}; "
+                           "write the CSV elsewhere")
+    model = _predict_model(source, args.device)
     rows, crops = _faces_of(model, files, args.cache)
     names = class_names(model.classes_, EMOTIONS)
     table = pd.DataFrame(rows, columns=["file", "path", "face", "x", "y", "width", "height"])
@@ -501,7 +524,7 @@ def main(argv=None):
             _fail(one_line(exc))
         except (Interrupted, KeyboardInterrupt) as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
-            _fail(f"interrupted ({signal.Signals(signum).name}); nothing was saved")
+            _fail(f"interrupted ({signal.Signals(signum).name})")
             return 128 + signum
         else:
             return 0

@@ -677,6 +677,8 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
                  "report.md": render_markdown(title, sections, results),
                  "report.html": render_html(title, sections, results, folder)}
         for name, text in files.items():
-            with open(os.path.join(folder, name), "w", encoding="utf-8") as file:
+            # File names that are not UTF-8 (in --data) are written as escapes.
+            with open(os.path.join(folder, name), "w", encoding="utf-8",
+                      errors="backslashreplace") as file:
                 file.write(text)
     return os.path.join(os.path.abspath(out), "report.html")

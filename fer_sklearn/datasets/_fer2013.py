@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.utils import Bunch
 
 from .. import EMOTIONS
 from .._output import atomic_open
+from ..faces._io import IMAGE_SUFFIXES
 from ._home import get_data_home
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
@@ -29,7 +31,6 @@ _FERPLUS_VOTES = FERPLUS_CLASSES + ("unknown", "NF")
 _SIDE = 48
 _N_PIXELS = _SIDE * _SIDE
 _FOLDER_USAGE = {"train": "Training", "test": "PublicTest"}
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 _LABELS = ("fer", "ferplus", "ferplus-proba")
 # 2: keyed on a SHA-256 of the content, and image folders read by faces.read_image
 # (EXIF orientation, 16-bit scaling), so every older entry is stale.
@@ -92,7 +93,7 @@ def _read_bytes(path):
                         f"{path}: expected exactly one .csv file in the archive, "
                         f"found {members or 'none'}")
                 return archive.read(members[0])
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"{path}: cannot decompress ({exc})") from None
@@ -319,7 +320,7 @@ def _folder_files(root):
                 folders[EMOTIONS.index(folder.name.lower())] = folder
         for label in sorted(folders):
             for file in sorted(folders[label].iterdir()):
-                if file.suffix.lower() in _IMAGE_SUFFIXES:
+                if file.suffix.lower() in IMAGE_SUFFIXES:
                     files.append(file)
                     labels.append(label)
                     usage.append(_FOLDER_USAGE[split])
@@ -379,6 +380,8 @@ def _load_cached(path, data_home):
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         pass  # missing, unreadable or from another version: parse afresh
     parsed = _parse(path)
+    if _fingerprint(path) != key:  # edited while being parsed: which content is unknown
+        return parsed
     arrays = {"key": np.array(key), "pixels": parsed[0]}
     for name, array in zip(("target", "usage"), parsed[1:]):
         if array is not None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 _MODES = ("L", "RGB")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+"""File suffixes (lower case) taken as images where a folder is searched for them."""
 
 
 class _ReadError(ValueError):
