@@ -51,9 +51,10 @@ class FaceAligner(TransformerMixin, BaseEstimator):
     keep : {"best", "largest"}, default="best"
         Which face when a photograph has several: the highest detector score,
         or the largest box. "best" is the default because false detections
-        are often large, weakly supported boxes: on scikit-image's astronaut
-        the largest box (361 px, score 5) is not her face (98 px, score 397);
-        the scene benchmark gives both figures.
+        are often large, weakly supported boxes: among all the boxes found on
+        scikit-image's astronaut the largest (361 px, score 5) is not her face
+        (98 px, score 397), and on the scene benchmark the best-scored face is
+        the true one more often than the largest (figures in the user guide).
     no_face : {"raise", "center", "nan"}, default="raise"
         A photograph without a face: raise a ValueError naming it; use its
         central square; or return a row of NaN (a float output).
@@ -197,10 +198,7 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         if unknown:
             raise ValueError(f"detector_params: unknown keys {sorted(unknown)}; valid keys are "
                              f"{sorted(_DETECTOR_PARAMS)}")
-        framing = FER2013_FRAMING if self.framing is None else tuple(self.framing)
-        if len(framing) != 3 or not framing[0] > 0:
-            raise ValueError("framing must be (scale > 0, x_offset, y_offset), got "
-                             f"{self.framing!r}")
+        _check_framing(self.framing)
         return _detect_params(min_size=self.min_size, eyes=self.rotate, **extra)
 
     def _one(self, image, index, params):
@@ -227,11 +225,23 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         return out.reshape(-1).astype(np.float32)
 
 
+def _check_framing(framing):
+    """Refuse a framing that is not (scale > 0, x_offset, y_offset) before any face is cut."""
+    if framing is None:
+        return
+    try:
+        ok = len(framing) == 3 and float(framing[0]) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"framing must be (scale > 0, x_offset, y_offset), got {framing!r}")
+
+
 def extract_faces(images, *, size=48, framing=None, n_jobs=None, **detector_params):
     """Every face of every photograph, detected and cut as FER2013 frames its faces.
 
     :func:`detect_faces` then :func:`crop_face` for each face found, turned
-    upright where the eyes were found: what a classifier of FER2013-framed
+    upright by its tilt (from the eyes where found, else the search angle): what a classifier of FER2013-framed
     faces needs from a photograph with any number of people in it (where
     :class:`FaceAligner` keeps one face per photograph).
 
@@ -270,6 +280,7 @@ def extract_faces(images, *, size=48, framing=None, n_jobs=None, **detector_para
     (2304, dtype('float32'))
     """
     images = _as_images(images)
+    _check_framing(framing)
     params = _detect_params(**detector_params)
 
     def one(image):

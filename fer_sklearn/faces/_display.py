@@ -135,7 +135,7 @@ class FaceDisplay:
         proba = None if self.proba is None else np.asarray(self.proba, float)
         if proba is not None and proba.shape[0] != n:
             raise ValueError(f"proba has {proba.shape[0]} rows for {n} faces")
-        names = list(self.class_names or EMOTIONS)
+        names = list(EMOTIONS if self.class_names is None else self.class_names)
         labels = self.labels
         if labels is None and proba is not None and n:
             labels = [names[k] for k in proba.argmax(1)]
