@@ -22,6 +22,7 @@ whose duration on 2 CPU cores is in its metadata, ``fit_seconds``)::
 
     python benchmarks/pretrained.py fer2013 --max-epochs 30
     python benchmarks/pretrained.py ferplus --max-epochs 30
+    python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
 import argparse
@@ -79,9 +80,47 @@ def load_data(name, csv, ferplus):
             {os.path.basename(f): sha256(f) for f in files})
 
 
+def write_docs(path):
+    """The shipped models' figures, as reStructuredText, from the files' own metadata."""
+    from fer_sklearn.pretrained import PRETRAINED, pretrained_info
+
+    lines = []
+    for name in PRETRAINED:
+        file = OUT / f"{name}.skops"
+        if not file.is_file():
+            continue
+        info = pretrained_info(name)
+        recipe, machine = info["recipe"], info["machine"]
+        recall = ", ".join(f"{label} {value:.0%}"
+                           for label, value in info["publictest_recall"].items())
+        lines += [
+            f"``{name}``: a :class:`~fer_sklearn.FERCNNClassifier` with the library's "
+            f"defaults but ``max_epochs={recipe['max_epochs']}``, trained on "
+            f"{info['trained_on']} with seed {info['seed']} in "
+            f"{info['fit_seconds'] / 60:.0f} minutes on {machine['torch_threads']} CPU threads "
+            f"(torch {machine['torch']}, {machine['processor']}; float32: this CPU has no "
+            "native bfloat16).",
+            "",
+            f"- PublicTest accuracy, as shipped: **{info['publictest_accuracy']:.1%}** "
+            f"({info['publictest_n']:,} faces, the default 10 test-time views).",
+            f"- Recall per class: {recall}.",
+            f"- Weights stored as {info['weights_dtype']} (largest change of a PublicTest "
+            f"probability against float32: {info['float16_max_proba_difference']:.1e}); "
+            f"file size {file.stat().st_size / 1e6:.1f} MB.",
+            f"- Prediction: {info['predict_faces_per_second']:.0f} faces/s with the 10 views, "
+            "measured at the end of the training run, on the same machine.",
+            f"- Made by ``{info['command']}`` at commit ``{info['git_commit'][:12]}``.",
+            "",
+        ]
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("model", choices=("fer2013", "ferplus"))
+    parser.add_argument("model", nargs="?", choices=("fer2013", "ferplus"))
+    parser.add_argument("--docs", action="store_true",
+                        help="write docs/_pretrained_results.rst from the shipped files, "
+                             "and train nothing")
     parser.add_argument("--data", default=os.environ.get("FER2013_PATH",
                                                          str(DATA / "fer2013.csv.gz")))
     parser.add_argument("--ferplus", default=str(DATA / "fer2013new.csv"))
@@ -92,6 +131,11 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None,
                         help="train on the first N Training rows only (for a smoke test)")
     args = parser.parse_args(argv)
+    if args.docs:
+        write_docs(REPO / "docs" / "_pretrained_results.rst")
+        return
+    if args.model is None:
+        parser.error("name the model to train, or pass --docs")
 
     X_train, y_train, X_test, y_test, data_sha256 = load_data(args.model, args.data,
                                                                 args.ferplus)
