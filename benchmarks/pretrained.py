@@ -146,6 +146,7 @@ def main(argv=None):
     model = FERCNNClassifier(random_state=SEED, verbose=1)
     if args.max_epochs:
         model.set_params(max_epochs=args.max_epochs)
+    commit = git_commit()  # the code that trains, not what was committed while it ran
     print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs", flush=True)
     start = time.perf_counter()
     model.fit(X_train, y_train)
@@ -179,7 +180,7 @@ def main(argv=None):
                       + (" with FER+ majority labels" if args.model == "ferplus" else ""),
         "data_sha256": data_sha256,
         "fer_sklearn_version": __version__,
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "recipe": {k: v for k, v in model.get_params().items()
                    if isinstance(v, (str, int, float, bool, type(None)))},
         "seed": SEED,
