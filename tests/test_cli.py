@@ -285,7 +285,10 @@ def test_model_user_errors_are_one_line(model_file, tmp_path, monkeypatch, case)
             save(model, old)
         argv, expected = ["evaluate", old, *TINY_TRAIN[:2]], "0.0.1"
     elif case == "not-a-model":
+        from PIL import Image
+
         (tmp_path / "x.skops").write_text("hello")
+        Image.new("L", (48, 48)).save(tmp_path / "face.png")
         argv, expected = ["predict", tmp_path / "x.skops", tmp_path], "not a file written"
     elif case == "missing-model":
         argv, expected = ["evaluate", tmp_path / "none.skops"], "none.skops"
