@@ -119,7 +119,8 @@ html_show_sourcelink = False
 
 # -- The public API is documented, all of it and only it ---------------------
 PUBLIC_MODULES = ("fer_sklearn", "fer_sklearn.datasets", "fer_sklearn.callbacks",
-                  "fer_sklearn.interpret")
+                  "fer_sklearn.interpret", "fer_sklearn.faces", "fer_sklearn.pretrained",
+                  "fer_sklearn.exceptions")
 
 
 def _check_api_coverage(app):
@@ -141,7 +142,11 @@ def _check_api_coverage(app):
         for name in getattr(module, "__all__", []):
             if name.startswith("__"):
                 continue  # __version__ is documented as text
-            if f"{module_name}.{name}" not in listed:
+            # A name re-exported from another public module is documented there.
+            homes = [f"{other}.{name}" for other in PUBLIC_MODULES
+                     if getattr(importlib.import_module(other), name, None)
+                     is getattr(module, name)]
+            if not listed.intersection(homes):
                 logger.warning(f"public name {module_name}.{name} is not in docs/api.rst")
 
 

@@ -292,7 +292,7 @@ def detect_faces(images, *, min_size=0.1, scale_factor=1.05, min_neighbors=2,
         Look for the eyes in each face.
     n_jobs : int, default=None
         Images read and searched in parallel (threads; OpenCV and Pillow
-        release the GIL). None means 1, -1 all cores; see :term:`n_jobs`.
+        release the GIL). None means 1, -1 all cores; see scikit-learn's ``n_jobs``.
 
     Returns
     -------
