@@ -272,11 +272,10 @@ def _predict(args):
     if args.out != "-":
         check_output_file(args.out, force=args.force, inputs=inputs)
     if args.annotate:
-        from .._output import check_output_folder
+        from .._output import _is_within, _real, check_output_folder
 
         check_output_folder(args.annotate, force=args.force, inputs=inputs)
-        if args.out != "-" and os.path.realpath(args.out).startswith(
-                os.path.realpath(args.annotate) + os.sep):
+        if args.out != "-" and _is_within(_real(args.out), _real(args.annotate)):
             raise CLIError(f"--out {args.out} lies inside --annotate {args.annotate}; "
                            "write the CSV elsewhere")
     model = _predict_model(source, args.device)
