@@ -61,11 +61,50 @@ def _temp_name(path):
 
 
 @contextlib.contextmanager
+def atomic_path(path):
+    """A temporary name beside ``path`` to write to; moved to ``path`` on success.
+
+    For writers that take a file name rather than a file object (OpenCV's
+    ``VideoWriter``). A crash, error or interrupt inside the block removes
+    whatever was written under the temporary name, and an existing file at
+    ``path`` is replaced only by a complete one.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The final destination. Its folder must exist.
+
+    Yields
+    ------
+    temp : str
+        Where to write; a hidden ``.NAME.<random>.tmp<suffix>`` file beside
+        ``path``, keeping its suffix, since some writers choose the format by it.
+
+    Raises
+    ------
+    OSError
+        When the folder is missing, unwritable or full; nothing is left behind.
+    """
+    path = os.fspath(path)
+    temp = _temp_name(path) + os.path.splitext(path)[1]
+    try:
+        yield temp
+        os.replace(temp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # it may never have been created
+            os.remove(temp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, temp):
+            # Name the file the user asked for (a failed write names none).
+            raise type(exc)(exc.errno, exc.strerror, path) from None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_open(path):
     """Open a temporary file next to ``path`` for writing; move it to ``path`` on success.
 
-    A crash, error or interrupt while writing leaves no partial file behind,
-    and an existing file at ``path`` is replaced only by a complete one.
+    :func:`atomic_path` with the file opened, flushed and synced to disk
+    before the rename.
 
     Parameters
     ----------
@@ -81,21 +120,10 @@ def atomic_open(path):
     OSError
         When the folder is missing, unwritable or full; nothing is left behind.
     """
-    path = os.fspath(path)
-    temp = _temp_name(path)
-    try:
-        with open(temp, "xb") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):  # it may never have been created
-            os.remove(temp)
-        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, temp):
-            # Name the file the user asked for (a failed write names none).
-            raise type(exc)(exc.errno, exc.strerror, path) from None
-        raise
+    with atomic_path(path) as temp, open(temp, "xb") as file:
+        yield file
+        file.flush()
+        os.fsync(file.fileno())
 
 
 # ------------------------------------------------------------------ checks

@@ -13,8 +13,6 @@ before the work starts and written under a temporary name until complete.
 
 import argparse
 import contextlib
-import glob
-import io
 import json
 import os
 import re
@@ -24,14 +22,15 @@ import warnings
 
 import numpy as np
 
-from .._output import OutputError, atomic_open, check_output_file
+from .._labels import class_names
+from .._output import OutputError, check_output_file
 from ..datasets import USAGES
-from ..faces._io import IMAGE_SUFFIXES
+from ..video._read import VIDEO_SUFFIXES
 from ._interrupt import Interrupted, interrupts_raise
-from ._study import CLIError, class_names, labelled_data, one_line, read_data, run_study
+from ._predict import predict_command
+from ._study import CLIError, labelled_data, load_model, one_line, run_study, write_text
 
 PROG = "fer-sklearn"
-_TABLE_SUFFIXES = (".csv", ".gz", ".zip")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +50,16 @@ def _positive_int(text):
     return value
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def _n_samples(text):
     value = _positive_int(text)
     if value < 70:
@@ -65,25 +74,6 @@ def _device(device):
         return resolve_device(device)
     except ValueError as exc:
         raise CLIError(one_line(exc)) from None
-
-
-def _load_model(path, device):
-    from .. import load
-
-    try:
-        return load(path, device=device)
-    except (OSError, ValueError, TypeError) as exc:
-        raise CLIError(one_line(exc)) from None
-
-
-def _write_text(path, text):
-    """Write ``text`` to ``path`` as UTF-8 through the one writer.
-
-    Characters UTF-8 cannot hold (file names that were not valid UTF-8 come
-    back from the OS as lone surrogates) are written as backslash escapes.
-    """
-    with atomic_open(path) as file:
-        file.write(text.encode("utf-8", "backslashreplace"))
 
 
 # ------------------------------------------------------------------ commands
@@ -118,7 +108,7 @@ def _evaluate(args):
 
     if args.json:
         check_output_file(args.json, force=args.force, inputs=[args.model, args.data])
-    model = _load_model(args.model, args.device)
+    model = load_model(args.model, args.device)
     X, y, target_names = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
                                        seed=args.seed, cache=args.cache)
     labels = model.classes_
@@ -136,170 +126,10 @@ def _evaluate(args):
                                 digits=3))
     print(f"confusion matrix (rows: true, columns: predicted)\n{matrix}")
     if args.json:
-        _write_text(args.json, json.dumps({
+        write_text(args.json, json.dumps({
             "model": os.path.abspath(args.model), "data": args.data, "usage": args.usage,
             "n_samples": len(y), "accuracy": accuracy, "labels": names,
             "confusion_matrix": counts.tolist(), "report": report}, indent=2) + "\n")
-
-
-def _photo_files(path):
-    """The image files ``path`` names: itself, the images under a folder, or a glob's matches.
-
-    Returns ``(id, file)`` pairs; ids are relative to a folder given, else the path as given.
-    """
-    if os.path.isdir(path):
-        found = sorted(os.path.relpath(os.path.join(root, name), path)
-                       for root, _, names in os.walk(path) for name in names
-                       if name.lower().endswith(IMAGE_SUFFIXES))
-        if not found:
-            raise CLIError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
-        return [(name, os.path.join(path, name)) for name in found]
-    if os.path.exists(path):
-        return [(path, path)]
-    if any(char in path for char in "*?["):
-        matches = sorted(glob.glob(path, recursive=True))
-        if not matches:
-            raise CLIError(f"{path}: no file matches")
-        return [pair for match in matches for pair in _photo_files(match)]
-    raise CLIError(f"{path}: no such file or folder")
-
-
-def _predict_model(source, device):
-    """A shipped model by name, or a model file."""
-    from ..pretrained import PRETRAINED, load_pretrained
-
-    if source in PRETRAINED and not os.path.exists(source):
-        try:
-            return load_pretrained(source, device=device)
-        except (OSError, ValueError) as exc:
-            raise CLIError(one_line(exc)) from None
-    return _load_model(source, device)
-
-
-def _faces_of(model, files, cache):
-    """Each input file's faces: rows ``(file, path, face, x, y, width, height)``, and crops.
-
-    A FER2013-style table (.csv, .gz, .zip) holds faces already cut; an image
-    of exactly the model's input size (48x48) is taken as one face, as in
-    FER2013's image folders; any other image is a photograph, searched for
-    faces with :func:`~fer_sklearn.faces.extract_faces`.
-    """
-    from ..faces import extract_faces, read_image
-
-    rows, crops = [], []
-    height, width = model.image_shape_
-    for name, path in files:
-        if path.lower().endswith(_TABLE_SUFFIXES):
-            pixels = read_data(path, labelled=False, cache=cache).data
-            if pixels.shape[1] != model.n_features_in_:
-                raise CLIError(f"{path}: faces have {pixels.shape[1]} pixels, the model expects "
-                               f"{model.n_features_in_}")
-            rows += [(name, path, i, np.nan, np.nan, np.nan, np.nan) for i in range(len(pixels))]
-            crops.append(pixels.astype(np.float32))
-            continue
-        try:
-            gray = read_image(path, mode="L")
-            if gray.shape == (height, width):
-                rows.append((name, path, 0, 0, 0, width, height))
-                crops.append(gray.reshape(1, -1).astype(np.float32))
-                continue
-            faces, cut = extract_faces([gray], size=width)
-        except (OSError, ValueError) as exc:
-            raise CLIError(one_line(exc)) from None
-        if not len(faces):
-            rows.append((name, path, np.nan, np.nan, np.nan, np.nan, np.nan))
-        rows += [(name, path, int(f.face), f.x, f.y, f.width, f.height)
-                 for f in faces.itertuples()]
-        crops.append(cut)
-    return rows, np.concatenate(crops) if crops else np.zeros((0, model.n_features_in_))
-
-
-def _annotate(folder, table, names, force):
-    """Each photograph with its boxes, labels and probability bars, as PNG files in ``folder``."""
-    from matplotlib.figure import Figure
-
-    from .._output import output_folder
-    from ..faces import FaceDisplay
-
-    photos = table[table["x"].notna() | table["face"].isna()]
-    used = set()
-    with output_folder(folder, force=force, inputs=photos["path"].unique()) as temp:
-        for path, faces in photos.groupby("path", sort=False):
-            found = faces[faces["face"].notna()]
-            figure = Figure(figsize=(6, 5), layout="constrained")
-            FaceDisplay.from_predictions(
-                path, found, proba=found[[f"proba_{n}" for n in names]].to_numpy(),
-                class_names=names).plot(ax=figure.subplots())
-            target = os.path.join(temp, _annotation_name(faces["file"].iloc[0], used))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            figure.savefig(target, dpi=100)
-
-
-def _annotation_name(name, used):
-    """Where a photo's drawing goes, relative to the folder: never outside it, never twice.
-
-    Files found in a folder keep their relative path, files named directly
-    their base name; ``.png`` replaces the suffix, and a name already taken
-    (``x.jpg`` beside ``x.png``, two folders' ``img.jpg``) gets ``-2``, ``-3`` ...
-    """
-    name = os.path.normpath(name)
-    if os.path.isabs(name) or name.split(os.sep)[0] == os.pardir:
-        name = os.path.basename(name)
-    stem = os.path.splitext(name)[0]
-    target, n = stem + ".png", 1
-    while target in used:
-        n += 1
-        target = f"{stem}-{n}.png"
-    used.add(target)
-    return target
-
-
-def _predict(args):
-    import pandas as pd
-
-    from .. import EMOTIONS
-
-    source, paths = args.model, list(args.paths)
-    if source is None and len(paths) >= 2 and paths[0].lower().endswith(".skops"):
-        source = paths.pop(0)  # the form `predict MODEL INPUT...`
-    source = source or "fer2013"
-    files = [pair for path in paths for pair in
-             ([(path, path)] if path.lower().endswith(_TABLE_SUFFIXES) and os.path.isfile(path)
-              else _photo_files(path))]
-    # Every input, as given and as expanded (folders, globs), is never an output.
-    inputs = [source, *(path for path in paths if os.path.exists(path)),
-              *(path for _, path in files)]
-    if args.out != "-":
-        check_output_file(args.out, force=args.force, inputs=inputs)
-    if args.annotate:
-        from .._output import _is_within, _real, check_output_folder
-
-        check_output_folder(args.annotate, force=args.force, inputs=inputs)
-        if args.out != "-" and _is_within(_real(args.out), _real(args.annotate)):
-            raise CLIError(f"--out {args.out} lies inside --annotate {args.annotate}; "
-                           "write the CSV elsewhere")
-    model = _predict_model(source, args.device)
-    rows, crops = _faces_of(model, files, args.cache)
-    names = class_names(model.classes_, EMOTIONS)
-    table = pd.DataFrame(rows, columns=["file", "path", "face", "x", "y", "width", "height"])
-    table["face"] = table["face"].astype("Int64")
-    table["label"] = "no face"
-    proba = np.full((len(table), len(names)), np.nan)
-    has_face = table["face"].notna().to_numpy()
-    if len(crops):
-        proba[has_face] = model.predict_proba(crops)
-        table.loc[has_face, "label"] = [names[i] for i in proba[has_face].argmax(axis=1)]
-    table[[f"proba_{name}" for name in names]] = proba
-    if args.annotate:
-        _annotate(args.annotate, table, names, args.force)
-    table = table.drop(columns="path")
-    text = io.StringIO()
-    table.to_csv(text, index=False, float_format="%.6f")
-    if args.out == "-":
-        sys.stdout.write(text.getvalue())
-    else:
-        _write_text(args.out, text.getvalue())
-        print(f"wrote {int(has_face.sum()):,} predictions to {args.out}")
 
 
 # -------------------------------------------------------------------- parser
@@ -413,26 +243,48 @@ def build_parser():
     evaluate.set_defaults(handler=_evaluate)
 
     predict = commands.add_parser(
-        "predict", help="predict the emotions of the faces in photographs or FER2013 files",
+        "predict", help="predict the emotions of the faces in photographs, video clips or "
+        "FER2013 files",
         description="Write, for each face, the predicted emotion and the probability of "
         "each class as CSV: every face found in each photograph (one row saying 'no face' "
-        "where none is), each row of a FER2013-style CSV, each 48x48 image as one face. "
-        "Without --model, the FER2013 model shipped with fer_sklearn is used.")
+        "where none is), every face in every analysed frame of a clip (with the frame, its "
+        "time and a track id that follows the person), each row of a FER2013-style CSV, each "
+        "48x48 image as one face. For clips, a summary of each track's time in each emotion "
+        "is printed on stderr. Without --model, the FER2013 model shipped with fer_sklearn "
+        "is used.")
     predict.add_argument("paths", nargs="+", metavar="INPUT",
-                         help="photographs, folders of them (searched recursively), glob "
-                              "patterns, or FER2013-style CSV files (.csv/.gz/.zip); the older "
-                              "form 'predict MODEL.skops INPUT' still works")
+                         help="photographs, video clips (" + ", ".join(VIDEO_SUFFIXES)
+                              + ", animated GIF), folders of them (searched recursively), "
+                              "glob patterns, or FER2013-style CSV files (.csv/.gz/.zip); the "
+                              "older form 'predict MODEL.skops INPUT' still works")
     predict.add_argument("--model", help="a shipped model ('fer2013', 'ferplus') or a model "
                          "file written by 'fer-sklearn train' (default: fer2013)")
     predict.add_argument("--out", default="-", help="CSV file; '-' for stdout (default)")
-    predict.add_argument("--annotate", metavar="FOLDER",
-                         help="also write each photograph with its boxes, labels and "
-                              "probabilities drawn, as PNG files in this new folder")
+    predict.add_argument("--annotate", metavar="PATH",
+                         help="also draw the boxes, labels and probabilities: a new folder "
+                              "gets a PNG per photograph and an .mp4 per clip; a file named "
+                              ".mp4, .m4v, .mov or .avi gets the one clip given")
+    predict.add_argument("--timeline", metavar="PNG",
+                         help="clips: write each track's emotion probabilities over time")
+    predict.add_argument("--summary", metavar="CSV",
+                         help="clips: write each track's share of time in each emotion")
+    predict.add_argument("--step", type=_positive_int, default=1,
+                         help="clips: analyse every STEP-th frame (default: every frame)")
+    predict.add_argument("--rate", type=_positive_float,
+                         help="clips: analyse about RATE frames per second instead of --step")
+    predict.add_argument("--smoothing", type=_positive_float, metavar="SECONDS",
+                         help="clips: smooth each track's probabilities with an exponential "
+                              "moving average of this time constant")
+    predict.add_argument("--n-jobs", type=int, default=None,
+                         help="photographs (threads) or clips (processes) handled in parallel; "
+                              "-1 for all cores")
     predict.add_argument("--force", action="store_true",
-                         help="replace an existing --out, or an earlier --annotate folder")
+                         help="replace existing output files, or an earlier --annotate folder")
+    predict.add_argument("--quiet", action="store_true",
+                         help="no progress line and no summary on stderr")
     _add_load_device(predict)
     _add_cache(predict)
-    predict.set_defaults(handler=_predict)
+    predict.set_defaults(handler=predict_command)
     return parser
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._labels import class_names
 from ._report import Figure, Num, Section, Table, render_html, render_markdown
 
 class CLIError(Exception):
@@ -32,16 +33,28 @@ def one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def class_names(classes, target_names):
-    """Display names of the labels in ``classes``: ``target_names[label]`` where it can."""
-    names = []
-    for label in classes:
-        is_index = isinstance(label, (int, np.integer)) and 0 <= label < len(target_names)
-        names.append(str(target_names[label]) if is_index else str(label))
-    return names
-
-
 # ---------------------------------------------------------------------- data
+def load_model(path, device):
+    from .. import load
+
+    try:
+        return load(path, device=device)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CLIError(one_line(exc)) from None
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` as UTF-8 through the one writer.
+
+    Characters UTF-8 cannot hold (file names that were not valid UTF-8 come
+    back from the OS as lone surrogates) are written as backslash escapes.
+    """
+    from .._output import atomic_open
+
+    with atomic_open(path) as file:
+        file.write(text.encode("utf-8", "backslashreplace"))
+
+
 def read_data(path, *, ferplus=None, labelled=True, cache=True):
     """:func:`~fer_sklearn.datasets.load_fer2013`, with file errors turned into CLIError."""
     from ..datasets import load_fer2013

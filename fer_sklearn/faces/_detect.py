@@ -121,6 +121,8 @@ def _detect_one(source, params):
     h, w = gray.shape
     min_side = params["min_size"] * min(h, w) if params["min_size"] < 1 else params["min_size"]
     scale = min(1.0, _DETECTION_SIDE / max(min_side, 1.0))
+    if params.get("max_width"):  # a cap on the search image's width (video: speed over reach)
+        scale = min(scale, params["max_width"] / w)
     small = gray if scale == 1 else cv2.resize(
         gray, (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)),
         interpolation=cv2.INTER_AREA)

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from .._labels import class_names
 from ._align import extract_faces
 from ._io import read_image
 
@@ -66,18 +67,13 @@ class FaceDisplay:
         -------
         display : FaceDisplay
         """
-        from .. import EMOTIONS
-
         photo = read_image(image, mode="RGB")
         side = math.isqrt(int(estimator.n_features_in_))
         faces, crops = extract_faces([photo], size=side, framing=framing,
                                      **(detector_params or {}))
         proba = estimator.predict_proba(crops) if len(crops) else np.zeros((0, 0))
-        classes = list(estimator.classes_)
-        names = ([EMOTIONS[c] for c in classes]
-                 if all(isinstance(c, (int, np.integer)) and 0 <= c < len(EMOTIONS)
-                        for c in classes) else [str(c) for c in classes])
-        return cls(photo, faces, proba=proba, class_names=names).plot(ax=ax)
+        return cls(photo, faces, proba=proba,
+                   class_names=class_names(estimator.classes_)).plot(ax=ax)
 
     @classmethod
     def from_predictions(cls, image, faces, proba=None, *, labels=None, class_names=None,

@@ -1,0 +1,301 @@
+"""``fer-sklearn predict``: the emotions of the faces in photographs, clips and FER2013 files."""
+
+import glob
+import io
+import os
+import sys
+
+import numpy as np
+
+from .._labels import class_names
+from .._output import check_output_file
+from ..faces._io import IMAGE_SUFFIXES
+from ..video._read import VIDEO_SUFFIXES
+from ._study import CLIError, load_model, one_line, read_data, write_text
+
+TABLE_SUFFIXES = (".csv", ".gz", ".zip")
+_ANNOTATED_VIDEO = (".mp4", ".m4v", ".mov", ".avi")
+
+
+def _input_files(path):
+    """The files ``path`` names: itself, the images and clips under a folder, or a glob's matches.
+
+    Returns ``(id, file)`` pairs; ids are relative to a folder given, else the path as given.
+    """
+    if os.path.isdir(path):
+        found = sorted(os.path.relpath(os.path.join(root, name), path)
+                       for root, _, names in os.walk(path) for name in names
+                       if name.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES))
+        if not found:
+            raise CLIError(f"{path}: no image or video files "
+                           f"({', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}) found")
+        return [(name, os.path.join(path, name)) for name in found]
+    if os.path.exists(path):
+        return [(path, path)]
+    if any(char in path for char in "*?["):
+        matches = sorted(glob.glob(path, recursive=True))
+        if not matches:
+            raise CLIError(f"{path}: no file matches")
+        return [pair for match in matches for pair in _input_files(match)]
+    raise CLIError(f"{path}: no such file or folder")
+
+
+def _is_clip(path):
+    """A video file, or an image file with more than one frame (an animated GIF)."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in VIDEO_SUFFIXES:
+        return True
+    if suffix in (".gif", ".png", ".webp"):
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return getattr(image, "n_frames", 1) > 1
+        except OSError:
+            return False  # the image reader says what is wrong with it
+    return False
+
+
+def _model(source, device):
+    """A shipped model by name, or a model file."""
+    from ..pretrained import PRETRAINED, load_pretrained
+
+    if source in PRETRAINED and not os.path.exists(source):
+        try:
+            return load_pretrained(source, device=device)
+        except (OSError, ValueError) as exc:
+            raise CLIError(one_line(exc)) from None
+    return load_model(source, device)
+
+
+def _photo_faces(model, files, cache, n_jobs):
+    """Each photograph's or table's faces: rows ``(file, path, face, x, y, width, height)``, crops.
+
+    A FER2013-style table (.csv, .gz, .zip) holds faces already cut; an image
+    of exactly the model's input size (48x48) is taken as one face, as in
+    FER2013's image folders; any other image is a photograph, searched for
+    faces with :func:`~fer_sklearn.faces.extract_faces`, photographs in
+    parallel threads (``n_jobs``).
+    """
+    from joblib import Parallel, delayed
+
+    height, width = model.image_shape_
+
+    def one(name, path):
+        if path.lower().endswith(TABLE_SUFFIXES):
+            pixels = read_data(path, labelled=False, cache=cache).data
+            if pixels.shape[1] != model.n_features_in_:
+                raise CLIError(f"{path}: faces have {pixels.shape[1]} pixels, the model "
+                               f"expects {model.n_features_in_}")
+            return ([(name, path, i, np.nan, np.nan, np.nan, np.nan) for i in range(len(pixels))],
+                    pixels.astype(np.float32))
+        from ..faces import extract_faces, read_image
+
+        try:
+            gray = read_image(path, mode="L")
+            if gray.shape == (height, width):
+                return [(name, path, 0, 0, 0, width, height)], gray.reshape(1, -1).astype(
+                    np.float32)
+            faces, cut = extract_faces([gray], size=width)
+        except (OSError, ValueError) as exc:
+            raise CLIError(one_line(exc)) from None
+        rows = [(name, path, int(f.face), f.x, f.y, f.width, f.height)
+                for f in faces.itertuples()]
+        return rows or [(name, path, np.nan, np.nan, np.nan, np.nan, np.nan)], cut
+
+    found = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(one)(name, path) for name, path in files)
+    rows = [row for part, _ in found for row in part]
+    crops = [cut for _, cut in found]
+    return rows, np.concatenate(crops) if crops else np.zeros((0, model.n_features_in_))
+
+
+def _clip_faces(model, clips, args):
+    """Each clip's :func:`~fer_sklearn.video.predict_video` table, in the command's columns."""
+    from ..video import predict_video
+
+    settings = dict(step=args.step, rate=args.rate, smoothing=args.smoothing)
+    verbose = sys.stderr.isatty() and not args.quiet
+    try:
+        if len(clips) == 1:
+            tables = [predict_video(clips[0][1], model, verbose=verbose, **settings)]
+        else:
+            joined = predict_video([path for _, path in clips], model, n_jobs=args.n_jobs,
+                                   verbose=verbose, **settings)
+            tables = [joined[joined["video"] == path].drop(columns="video").reset_index(
+                drop=True) for _, path in clips]
+    except (OSError, ValueError) as exc:
+        raise CLIError(one_line(exc)) from None
+    for (name, path), table in zip(clips, tables):
+        table.insert(0, "file", name)
+        table.insert(1, "path", path)
+    return tables
+
+
+def _annotate_folder(folder, table, clip_tables, names, force, inputs):
+    """Photographs as PNG drawings and clips as annotated videos, in a new folder."""
+    from matplotlib.figure import Figure
+
+    from .._output import output_folder
+    from ..faces import FaceDisplay
+    from ..video import annotate_video
+
+    photos = table[table["frame"].isna()] if "frame" in table.columns else table
+    photos = photos[photos["x"].notna() | photos["face"].isna()]
+    used = set()
+    with output_folder(folder, force=force, inputs=inputs) as temp:
+        for path, faces in photos.groupby("path", sort=False):
+            found = faces[faces["face"].notna()]
+            figure = Figure(figsize=(6, 5), layout="constrained")
+            FaceDisplay.from_predictions(
+                path, found, proba=found[[f"proba_{n}" for n in names]].to_numpy(),
+                class_names=names).plot(ax=figure.subplots())
+            target = os.path.join(temp, _annotation_name(faces["file"].iloc[0], used, ".png"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            figure.savefig(target, dpi=100)
+        for clip in clip_tables:
+            target = os.path.join(temp, _annotation_name(clip["file"].iloc[0], used, ".mp4"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            annotate_video(clip["path"].iloc[0], clip.drop(columns=["file", "path"]), target)
+
+
+def _annotation_name(name, used, suffix):
+    """Where an input's drawing goes, relative to the folder: never outside it, never twice.
+
+    Files found in a folder keep their relative path, files named directly
+    their base name; ``suffix`` replaces theirs, and a name already taken
+    (``x.jpg`` beside ``x.png``, two folders' ``img.jpg``) gets ``-2``, ``-3`` ...
+    """
+    name = os.path.normpath(name)
+    if os.path.isabs(name) or name.split(os.sep)[0] == os.pardir:
+        name = os.path.basename(name)
+    stem = os.path.splitext(name)[0]
+    target, n = stem + suffix, 1
+    while target in used:
+        n += 1
+        target = f"{stem}-{n}{suffix}"
+    used.add(target)
+    return target
+
+
+def _check_outputs(args, inputs, n_clips, n_photos):
+    """Every output is checked before any work: refused now rather than after a long clip."""
+    from .._output import _is_within, _real, check_output_folder
+
+    files = [f for f in (None if args.out == "-" else args.out, args.timeline, args.summary)
+             if f is not None]
+    for path in files:
+        check_output_file(path, force=args.force, inputs=inputs)
+    if len({_real(f) for f in files}) < len(files):
+        raise CLIError("--out, --timeline and --summary must be different files")
+    if (args.timeline or args.summary) and not n_clips:
+        raise CLIError("--timeline and --summary describe clips; no input is a video")
+    if args.annotate is None:
+        return None
+    if args.annotate.lower().endswith(_ANNOTATED_VIDEO):
+        if n_clips != 1 or n_photos:
+            raise CLIError(f"--annotate {args.annotate} writes one video: give exactly one clip, "
+                           "or name a folder to annotate several inputs")
+        check_output_file(args.annotate, force=args.force, inputs=inputs)
+        if args.annotate in files:
+            raise CLIError("--annotate and the other outputs must be different files")
+        return "video"
+    check_output_folder(args.annotate, force=args.force, inputs=inputs)
+    for path in files:
+        if _is_within(_real(path), _real(args.annotate)):
+            raise CLIError(f"{path} lies inside --annotate {args.annotate}; write it elsewhere")
+    return "folder"
+
+
+def predict_command(args):
+    """``fer-sklearn predict``: one CSV row per face (per face and frame in a clip)."""
+    import pandas as pd
+
+    source, paths = args.model, list(args.paths)
+    if source is None and len(paths) >= 2 and paths[0].lower().endswith(".skops"):
+        source = paths.pop(0)  # the form `predict MODEL INPUT...`
+    source = source or "fer2013"
+    files = [pair for path in paths for pair in
+             ([(path, path)] if path.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(path)
+              else _input_files(path))]
+    clips = [(name, path) for name, path in files if _is_clip(path)]
+    photos = [(name, path) for name, path in files if (name, path) not in clips]
+    # Every input, as given and as expanded (folders, globs), is never an output.
+    inputs = [source, *(path for path in paths if os.path.exists(path)),
+              *(path for _, path in files)]
+    annotate = _check_outputs(args, inputs, len(clips), len(photos))
+
+    model = _model(source, args.device)
+    names = class_names(model.classes_)
+    proba_columns = [f"proba_{name}" for name in names]
+    tables = []
+    if photos:
+        rows, crops = _photo_faces(model, photos, args.cache, args.n_jobs)
+        table = pd.DataFrame(rows, columns=["file", "path", "face", "x", "y", "width", "height"])
+        table["face"] = table["face"].astype("Int64")
+        proba = np.full((len(table), len(names)), np.nan)
+        has_face = table["face"].notna().to_numpy()
+        if len(crops):
+            proba[has_face] = model.predict_proba(crops)
+        table["label"] = [names[i] if found else np.nan
+                          for i, found in zip(np.nan_to_num(proba).argmax(axis=1), has_face)]
+        table[proba_columns] = proba
+        tables.append(table)
+    clip_tables = _clip_faces(model, clips, args) if clips else []
+    for clip in clip_tables:
+        tables.append(clip.rename(columns={"track": "face"}).drop(columns="detected"))
+    table = pd.concat(tables, ignore_index=True)
+    order = ["file", "path", *(["frame", "time"] if clips else []), "face", "x", "y", "width",
+             "height", "label", *proba_columns]
+    table = table[order]
+    table["label"] = table["label"].fillna("no face")
+
+    if annotate == "video":
+        from ..video import annotate_video
+
+        clip = clip_tables[0]
+        try:
+            annotate_video(clip["path"].iloc[0], clip.drop(columns=["file", "path"]),
+                           args.annotate)
+        except ValueError as exc:
+            raise CLIError(one_line(exc)) from None
+    elif annotate == "folder":
+        _annotate_folder(args.annotate, table, clip_tables, names, args.force, inputs)
+    if clip_tables:
+        _clip_outputs(clip_tables, args)
+    table = table.drop(columns="path")
+    text = io.StringIO()
+    table.to_csv(text, index=False, float_format="%.6f")
+    if args.out == "-":
+        sys.stdout.write(text.getvalue())
+    else:
+        write_text(args.out, text.getvalue())
+        print(f"wrote {int((table['label'] != 'no face').sum()):,} predictions to {args.out}")
+
+
+def _clip_outputs(clip_tables, args):
+    """The clips' timeline figure, and their per-track summary (printed, and as CSV)."""
+    import pandas as pd
+
+    from ..video import EmotionTimelineDisplay, track_summary
+
+    joined = pd.concat([t.drop(columns="path").rename(columns={"file": "video"})
+                        for t in clip_tables], ignore_index=True)
+    if len(clip_tables) == 1:
+        joined = joined.drop(columns="video")
+    summary = track_summary(joined).rename_axis(
+        index={"video": "file", "track": "face"}).reset_index()
+    if not args.quiet:
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"),
+              file=sys.stderr)
+    if args.summary:
+        write_text(args.summary, summary.to_csv(index=False, float_format="%.6f"))
+    if args.timeline:
+        from .._output import atomic_open
+
+        if summary.empty:
+            raise CLIError("--timeline: no face was found in any clip, so there is nothing "
+                           "to draw")
+        display = EmotionTimelineDisplay.from_predictions(joined)
+        with atomic_open(args.timeline) as file:
+            display.figure_.savefig(file, format="png", dpi=100)
