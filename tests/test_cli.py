@@ -295,7 +295,7 @@ def test_model_user_errors_are_one_line(model_file, tmp_path, monkeypatch, case)
     elif case == "existing-out":
         argv, expected = ["train", "--out", model_file, *TINY_TRAIN], "--force"
     elif case == "empty-folder":
-        argv, expected = ["predict", model_file, tmp_path], "no image files"
+        argv, expected = ["predict", model_file, tmp_path], "no image or video files"
     else:
         X, y = make_faces(70, random_state=0, return_X_y=True)
         csv = _write_csv(tmp_path / "f.csv", X, y, ["Training"] * 70)

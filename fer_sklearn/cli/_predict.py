@@ -9,7 +9,7 @@ import numpy as np
 
 from .._labels import class_names
 from .._output import check_output_file
-from ..faces._io import IMAGE_SUFFIXES
+from ..faces._io import _DECODE_ERRORS, IMAGE_SUFFIXES
 from ..video._read import VIDEO_SUFFIXES
 from ._study import CLIError, load_model, one_line, read_data, write_text
 
@@ -51,8 +51,8 @@ def _is_clip(path):
         try:
             with Image.open(path) as image:
                 return getattr(image, "n_frames", 1) > 1
-        except OSError:
-            return False  # the image reader says what is wrong with it
+        except (*_DECODE_ERRORS, Image.DecompressionBombError):
+            return False  # the image reader says what is wrong with it, naming the file
     return False
 
 
@@ -218,8 +218,14 @@ def predict_command(args):
     files = [pair for path in paths for pair in
              ([(path, path)] if path.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(path)
               else _input_files(path))]
-    clips = [(name, path) for name, path in files if _is_clip(path)]
-    photos = [(name, path) for name, path in files if (name, path) not in clips]
+    is_clip = [_is_clip(path) for _, path in files]
+    photos = [pair for pair, clip in zip(files, is_clip) if not clip]
+    clips, seen = [], set()
+    for (name, path), clip in zip(files, is_clip):
+        # A clip named twice (a file, and a glob matching it) is analysed once.
+        if clip and os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
+            clips.append((name, path))
     # Every input, as given and as expanded (folders, globs), is never an output.
     inputs = [source, *(path for path in paths if os.path.exists(path)),
               *(path for _, path in files)]

@@ -24,13 +24,14 @@ class Tracker:
     - A track unmatched in a detection round is *missed*: it is not reported
       (no rows) until matched again, but keeps being predicted, so a face
       hidden for a moment keeps its id.
-    - A track missed in more than ``max_missed`` consecutive rounds ends; a
-      face seen after that starts a new track.
+    - A track not matched for more than ``max_age`` frames ends; a face seen
+      after that starts a new track. Long enough to bridge a person passing
+      behind another (predict_video: one second).
     """
 
-    def __init__(self, *, min_iou=0.2, max_missed=2):
+    def __init__(self, *, min_iou=0.2, max_age=25):
         self.min_iou = min_iou
-        self.max_missed = max_missed
+        self.max_age = max_age
         self._tracks = []
         self._next_id = 0
 
@@ -52,7 +53,7 @@ class Tracker:
         for track in self._tracks:
             if track["frame"] != frame:
                 track["missed"] += 1
-        self._tracks = [t for t in self._tracks if t["missed"] <= self.max_missed]
+        self._tracks = [t for t in self._tracks if frame - t["frame"] <= self.max_age]
         for c in np.flatnonzero(ids < 0):
             self._tracks.append({"id": self._next_id, "box": boxes[c], "frame": frame,
                                  "velocity": np.zeros(4), "missed": 0, "seen": 1})
