@@ -50,7 +50,7 @@ def faces3():
 @pytest.fixture(scope="module")
 def votes3(faces3):
     """Ten votes per face over the 3 classes, most for its own emotion."""
-    X, y, _ = faces3
+    _, y, _ = faces3
     rng = np.random.RandomState(0)
     votes = np.array([rng.multinomial(10, np.where(np.arange(N_CLASSES) == k, 0.6, 0.2))
                       for k in y])
