@@ -9,8 +9,10 @@ how ambiguous each face is. This example shows the mechanics:
 
 1. votes -> majority labels and vote shares, as
    ``load_fer2013(..., labels="ferplus-proba")`` returns them;
-2. a skorch net trained with cross-entropy on the vote shares, next to the
-   same net trained on the majority labels.
+2. a :class:`~fer_sklearn.FERCNNClassifier` trained with cross-entropy on
+   the vote shares (``fit(X, y, target_proba=shares)``), next to the same
+   network trained on the majority labels;
+3. the vote shares routed through a grid search, as any fit parameter.
 
 With ``FER2013_PATH`` set and the FER+ file ``fer2013new.csv`` beside it (or
 named by ``FERPLUS_PATH``), it uses the real votes of 1,200 training faces.
@@ -28,12 +30,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-from skorch import NeuralNet
-from sklearn.model_selection import train_test_split
+import sklearn
+from sklearn.model_selection import GridSearchCV, train_test_split
 
-from fer_sklearn import EMOTIONS
-from fer_sklearn.callbacks import RandomFlip
+from fer_sklearn import EMOTIONS, FERCNNClassifier
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013, make_faces
 
 fer2013 = os.environ.get("FER2013_PATH")
@@ -88,38 +88,26 @@ fig.tight_layout()
 # %%
 # Training on soft labels
 # -----------------------
-# :class:`torch.nn.CrossEntropyLoss` accepts class probabilities as targets,
-# so a plain :class:`skorch.NeuralNet` trains on the vote shares directly;
-# the hard-label net gets the majority labels. Everything else is the same:
-# module, seed, epochs, and a :class:`~fer_sklearn.callbacks.RandomFlip`
-# augmentation (a callback works on any skorch net).
-n_classes = proba.shape[1]
-images = torch.from_numpy(((X - X.mean()) / X.std()).astype(np.float32)).reshape(-1, 1, 48, 48)
+# ``target_proba`` holds one row per face and one column per class of
+# ``classes_`` (the sorted labels of ``y``): here the vote shares over the
+# emotions. The loss of a face is the cross-entropy against its row, which
+# is the loss of each emotion weighted by its share of the votes; ``y``, the
+# majority labels, still gives the classes and is what ``score`` compares
+# the predictions with. The hard-label network gets the majority labels
+# alone. Everything else is the same: a small network, seed, epochs,
+# constant learning rate and the flip augmentation.
 train, test = train_test_split(np.arange(len(X)), test_size=0.25, stratify=majority,
                                random_state=0)
 
 
-def tiny_cnn():
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, n_classes),
-    )
+def small_cnn(**params):
+    base = dict(n_filters=8, n_blocks=3, convs_per_block=1, max_epochs=6, batch_size=64,
+                augment="flip", lr_schedule="none", test_time_shift=0, random_state=0)
+    return FERCNNClassifier(**{**base, **params})
 
 
-def fit(targets):
-    torch.manual_seed(0)
-    net = NeuralNet(tiny_cnn(), criterion=torch.nn.CrossEntropyLoss,
-                    optimizer=torch.optim.AdamW, lr=3e-3, max_epochs=6, batch_size=64,
-                    train_split=None, verbose=0, callbacks=[RandomFlip(random_state=0)])
-    return net.fit(images[train], targets[train])
-
-
-soft = fit(torch.from_numpy(proba.astype(np.float32)))
-hard = fit(torch.from_numpy(majority.astype(np.int64)))
+soft = small_cnn().fit(X[train], majority[train], target_proba=proba[train])
+hard = small_cnn().fit(X[train], majority[train])
 
 # %%
 # Evaluation
@@ -127,12 +115,27 @@ hard = fit(torch.from_numpy(majority.astype(np.int64)))
 # Two questions on the held-out faces: is the top class the majority label
 # (accuracy), and how well do the predicted probabilities match the vote
 # shares (cross-entropy against the votes; lower is better)?
-for name, net in [("soft labels", soft), ("majority labels", hard)]:
-    predicted = torch.softmax(torch.as_tensor(net.predict_proba(images[test])), dim=1).numpy()
-    accuracy = (predicted.argmax(axis=1) == majority[test]).mean()
+for name, clf in [("soft labels", soft), ("majority labels", hard)]:
+    predicted = clf.predict_proba(X[test])
+    accuracy = clf.score(X[test], majority[test])
     cross_entropy = -(proba[test] * np.log(predicted + 1e-12)).sum(axis=1).mean()
     print(f"{name:>16}: accuracy {accuracy:.3f}, cross-entropy to the votes "
           f"{cross_entropy:.3f}")
+
+# %%
+# In a grid search
+# ----------------
+# ``target_proba`` is a fit parameter like ``sample_weight``: with
+# scikit-learn's metadata routing, an estimator that requests it gets it
+# through :class:`~sklearn.model_selection.GridSearchCV` (or a pipeline, or
+# :func:`~sklearn.model_selection.cross_validate`), sliced with the faces of
+# each fold. Here the search picks the label smoothing on top of the soft
+# labels, by the accuracy against the majority label.
+with sklearn.config_context(enable_metadata_routing=True):
+    search = GridSearchCV(small_cnn().set_fit_request(target_proba=True),
+                          {"label_smoothing": [0.0, 0.1]}, cv=2)
+    search.fit(X[train], majority[train], target_proba=proba[train])
+print("best:", search.best_params_, f"cross-validated accuracy {search.best_score_:.3f}")
 
 # %%
 # With the simulated votes the ambiguity of a face is drawn at random,

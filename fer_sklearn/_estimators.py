@@ -25,21 +25,23 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     HasMethods, Interval, Options, StrOptions, validate_parameter_constraints,
 )
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight, check_array, check_is_fitted, check_non_negative, validate_data,
+)
 from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
-from ._precision import PRECISIONS, AutocastNeuralNetClassifier, autocast_dtype
+from ._precision import PRECISIONS, autocast_dtype
 from ._test_time import prediction_views
 from .exceptions import FitInterruptedWarning, PixelRangeWarning
 from .callbacks import (
     EpochMirror, PiecewiseConstantLR, RandomAffine, RandomErasing, RandomFlip, RandomShift,
     RecordLR,
 )
+from ._weighting import WeightedCrossEntropy, WeightedNeuralNetClassifier, batch_labels
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _AUGMENTS = ("none", "study", "flip", "flip_shift", "flip_shift_erase", "flip_affine")
@@ -53,6 +55,11 @@ _PIXEL_SCALE_FACTOR = 10
 # 5 steps or fewer that is zero or negative (ZeroDivisionError in torch).
 # Shorter trainings than this keep lr constant.
 _MIN_ONECYCLE_STEPS = 10
+# Rows of target_proba may miss summing to 1 by rounding (float32, shares
+# written with a few decimals), not more.
+_PROBA_SUM_TOLERANCE = 1e-4
+# Images per step of the weighted pixel statistics: bounds their float64 temporary.
+_STATS_CHUNK = 1024
 
 
 class _Number(Interval):
@@ -124,6 +131,22 @@ def _image_shape_for(n_features):
     """Square images for square pixel counts; otherwise a 1-row image."""
     side = math.isqrt(n_features)
     return (side, side) if side * side == n_features else (1, n_features)
+
+
+def _weighted_mean_std(X, sample_weight):
+    """Mean and standard deviation of all values of ``X``, each row counting by its weight.
+
+    The same as ``X.mean()`` and ``X.std()`` of ``X`` with each row repeated
+    ``sample_weight`` times (for integer weights), in float64, ``_STATS_CHUNK``
+    rows at a time.
+    """
+    total = sample_weight.sum() * X.shape[1]
+    mean = sample_weight @ X.sum(axis=1, dtype=np.float64) / total
+    squares = 0.0
+    for start in range(0, len(X), _STATS_CHUNK):
+        chunk = X[start:start + _STATS_CHUNK].astype(np.float64) - mean
+        squares += sample_weight[start:start + _STATS_CHUNK] @ np.square(chunk).sum(axis=1)
+    return float(mean), float(np.sqrt(squares / total))
 
 
 def _flatten_images(X):
@@ -225,12 +248,16 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         validate_parameter_constraints(constraints, params, caller_name=type(self).__name__)
 
     # ----------------------------------------------------------------- input
-    def _learn_scaling(self, X, image_shape):
+    def _learn_scaling(self, X, image_shape, sample_weight):
         self.image_shape_ = image_shape
         # One global mean/std, not per pixel: it commutes with flips and
-        # shifts, so augmented images stay on the same scale.
-        self.pixel_mean_ = float(X.mean(dtype=np.float64))
-        std = float(X.std(dtype=np.float64))
+        # shifts, so augmented images stay on the same scale. Weighted as
+        # the repeated samples would be; equal weights are no weights.
+        if np.all(sample_weight == sample_weight[0]):
+            mean, std = float(X.mean(dtype=np.float64)), float(X.std(dtype=np.float64))
+        else:
+            mean, std = _weighted_mean_std(X, sample_weight)
+        self.pixel_mean_ = mean
         self.pixel_std_ = std if std > 0 else 1.0
         self.pixel_range_ = (float(X.min()), float(X.max()))
 
@@ -342,40 +369,138 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         return encoded.astype(np.int64)
 
-    def _split(self, X, y, seed):
+    def _weighted_data(self, X, y, sample_weight, target_proba, warm):
+        """The checked data without its samples of zero weight, and the class weights.
+
+        Returns ``(X, y, sample_weight, proba)``, with ``sample_weight``
+        float64 (ones for None) and ``proba`` float64 or None, and the class
+        weights (None without ``class_weight``). A sample's weight is its
+        sample weight times its class weight (for a distribution, its mean
+        class weight): a zero class weight in a ``class_weight`` dict removes
+        the class's samples as a zero sample weight does.
+        """
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        proba = self._check_target_proba(target_proba, len(y))
+        class_weight = self._class_weight(y, sample_weight, proba)
+        keep = self._effective_weight((X, y, sample_weight, proba), class_weight) > 0
+        if not keep.any():
+            raise ValueError("sample_weight times class_weight is zero for every sample")
+        if not keep.all():
+            X, y, sample_weight = X[keep], y[keep], sample_weight[keep]
+            proba = None if proba is None else proba[keep]
+        if proba is None:
+            trained = np.unique(y)
+        else:
+            trained = np.flatnonzero(proba.sum(axis=0) * (
+                1.0 if class_weight is None else class_weight))
+        if not warm and len(trained) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with non-zero "
+                f"weight (sample_weight, class_weight, target_proba); got {len(trained)} class "
+                f"({self.classes_[trained].tolist()})"
+            )
+        return (X, y, sample_weight, proba), class_weight
+
+    def _check_target_proba(self, target_proba, n_samples):
+        """``target_proba`` as a float64 array of shape (n_samples, n_classes), or None."""
+        if target_proba is None:
+            return None
+        proba = check_array(target_proba, dtype=np.float64, input_name="target_proba")
+        n_classes = len(self.classes_)
+        if proba.shape != (n_samples, n_classes):
+            raise ValueError(
+                f"target_proba must have shape (n_samples, n_classes) = ({n_samples}, "
+                f"{n_classes}), one column per class of classes_ {self.classes_.tolist()}; "
+                f"got {proba.shape}"
+            )
+        check_non_negative(proba, "target_proba")
+        sums = proba.sum(axis=1)
+        if not np.allclose(sums, 1.0, rtol=0, atol=_PROBA_SUM_TOLERANCE):
+            raise ValueError(
+                "each row of target_proba must be a distribution over classes_ summing to "
+                f"1; got row sums from {sums.min():g} to {sums.max():g}"
+            )
+        return proba
+
+    def _split(self, data, seed):
+        """The training part of ``data`` and the validation part (None without validation).
+
+        ``data`` is ``(X, y, sample_weight, proba)``, ``proba`` possibly None;
+        both parts have that form.
+        """
         fraction = self.validation_fraction
         if fraction is None and self.early_stopping:
             fraction = 0.1  # as sklearn's MLPClassifier does
         if fraction is None:
-            return self._standardise(X), y, None
+            return data, None
+        y = data[1]
         stratify = y if np.bincount(y).min(initial=len(y)) >= 2 else None
+        arrays = [array for array in data if array is not None]
         try:
-            X_train, X_valid, y_train, y_valid = train_test_split(
-                X, y, test_size=fraction, random_state=seed, stratify=stratify
-            )
+            parts = train_test_split(*arrays, test_size=fraction, random_state=seed,
+                                     stratify=stratify)
         except ValueError as exc:
             raise ValueError(
                 f"validation_fraction={fraction} cannot split {len(y)} samples: {exc}"
             ) from None
-        return self._standardise(X_train), y_train, (self._standardise(X_valid), y_valid)
+        missing = (None,) * (len(data) - len(arrays))
+        return (*parts[0::2], *missing), (*parts[1::2], *missing)
 
-    def _criterion_weight(self, y):
+    def _class_weight(self, y, sample_weight, proba):
+        """The class weights over ``classes_`` as a float64 array, or None without any.
+
+        ``"balanced"`` gives ``n_samples / (n_classes * count)`` to each class
+        present, counting samples by their weights and a distribution toward
+        each class by its share; computed on all the data given to fit, as
+        :class:`~sklearn.linear_model.SGDClassifier` computes it, also when a
+        validation share is held out.
+        """
         if self.class_weight is None:
             return None
         n_classes = len(self.classes_)
-        if self.class_weight == "balanced":
-            present = np.unique(y)
+        if isinstance(self.class_weight, str):  # "balanced"
+            if proba is None:
+                counts = np.bincount(y, weights=sample_weight, minlength=n_classes)
+            else:
+                counts = sample_weight @ proba
+            present = counts > 0
             weight = np.ones(n_classes)
-            weight[present] = compute_class_weight("balanced", classes=present, y=y)
-        else:
-            unknown = set(self.class_weight) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(
-                    f"class_weight has labels {sorted(unknown, key=str)} that are not in "
-                    f"classes_ {self.classes_.tolist()}"
-                )
-            weight = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
-        return torch.as_tensor(weight, dtype=torch.float32)
+            weight[present] = counts.sum() / (present.sum() * counts[present])
+            return weight
+        unknown = set(self.class_weight) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(
+                f"class_weight has labels {sorted(unknown, key=str)} that are not in "
+                f"classes_ {self.classes_.tolist()}"
+            )
+        weight = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        if not np.all(np.isfinite(weight) & (weight >= 0)):
+            raise ValueError(f"class_weight values must be finite and >= 0; got "
+                             f"{self.class_weight!r}")
+        return weight
+
+    @staticmethod
+    def _effective_weight(data, class_weight):
+        """Sample weight times class weight (a distribution's mean class weight) per sample."""
+        _, y, sample_weight, proba = data
+        if class_weight is None:
+            return sample_weight
+        return sample_weight * (class_weight[y] if proba is None else proba @ class_weight)
+
+    @staticmethod
+    def _net_target(data, weighted):
+        """The skorch ``y`` of ``data``: the labels, or with weights the dict of them all.
+
+        See :class:`~fer_sklearn._weighting.WeightedNeuralNetClassifier`.
+        """
+        _, y, sample_weight, proba = data
+        if not weighted:
+            return y
+        target = {"label": y, "weight": sample_weight.astype(np.float32)}
+        if proba is not None:
+            target["proba"] = proba.astype(np.float32)
+        return target
 
     def _augment_callbacks(self, seed):
         augment = self.augment or "none"
@@ -414,15 +539,14 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
                 lr_scheduler.ReduceLROnPlateau, monitor=monitor, factor=0.5, patience=2))]
         return []
 
-    def _build_net(self, module, n_train, valid, y_train, seed, device):
+    def _build_net(self, module, n_train, valid, class_weight, mean_weights, seed, device):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
         if optimizer is torch.optim.SGD:
             optimizer_kwargs.update(optimizer__momentum=0.9, optimizer__nesterov=True)
-        weight = self._criterion_weight(y_train)
         callbacks = [
             ("train_acc", EpochScoring("accuracy", name="train_acc", on_train=True,
-                                       lower_is_better=False)),
+                                       lower_is_better=False, target_extractor=batch_labels)),
             *self._augment_callbacks(seed),
             *self._schedule_callbacks(n_train, valid is not None),
         ]
@@ -434,11 +558,13 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(callback if isinstance(callback, tuple) else (f"user_{i}", callback))
         callbacks.append(("record_lr", RecordLR()))
         batch_size = min(self.batch_size, n_train)
-        return AutocastNeuralNetClassifier(
+        return WeightedNeuralNetClassifier(
             module=module,
             autocast_dtype=autocast_dtype(self.precision, device),
-            criterion=torch.nn.CrossEntropyLoss,
-            criterion__weight=weight,
+            mean_weights=mean_weights,
+            criterion=WeightedCrossEntropy,
+            criterion__weight=(None if class_weight is None
+                               else torch.as_tensor(class_weight, dtype=torch.float32)),
             criterion__label_smoothing=self.label_smoothing,
             optimizer=optimizer,
             lr=self.lr,
@@ -448,14 +574,14 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__shuffle=True,
             # BatchNorm cannot train on a last batch of one sample.
             iterator_train__drop_last=n_train % batch_size == 1,
-            train_split=None if valid is None else predefined_split(Dataset(*valid)),
+            train_split=None if valid is None else predefined_split(valid),
             classes=np.arange(len(self.classes_)),
             callbacks=callbacks,
             device=device,
             verbose=int(self.verbose),
         )
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, target_proba=None):
         """Train the network on images ``X`` and labels ``y``.
 
         Parameters
@@ -464,6 +590,25 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             Pixel values, 0..255 or 0..1 (the scaling is learned).
         y : array-like of shape (n_samples,)
             Class labels of any type.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weights, in scikit-learn's sense: an integer weight
+            ``k`` counts as ``k`` copies of the sample, and a sample of weight
+            0 is removed before training. A sample's weight ``w_i`` (times its
+            ``class_weight``) scales its loss ``l_i`` and its share of the
+            batch-norm statistics and of the learned pixel scaling. A batch's
+            loss is ``sum w_i l_i / (batch_size * mean(w))``, with the mean
+            over all training samples, so that over an epoch the batch losses
+            average to the weighted mean loss ``sum w_i l_i / sum w_i``. None
+            weighs every sample 1.
+        target_proba : array-like of shape (n_samples, n_classes), default=None
+            Train on class distributions instead of the labels, such as the
+            vote shares of ``load_fer2013(labels="ferplus-proba")``: the loss
+            of a sample is the cross-entropy against its row, which equals
+            the loss of its labels ``k`` with sample weights
+            ``target_proba[:, k]``. Rows are non-negative, sum to 1 and
+            follow ``classes_`` (the sorted labels of ``y``). ``y`` still
+            sets ``classes_``, the stratification of the validation split
+            and the accuracies of ``history_``.
 
         Returns
         -------
@@ -476,7 +621,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             A ``ValueError`` naming a parameter outside its constraints; every
             parameter is checked here, ``test_time_shift`` against the image side too.
         ValueError
-            For bad ``X`` or ``y`` (NaN, one class, an unknown device ...).
+            For bad ``X``, ``y``, ``sample_weight`` or ``target_proba`` (NaN,
+            one class, negative or all-zero weights, rows not summing to 1,
+            an unknown device ...).
 
         Warns
         -----
@@ -496,7 +643,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         """
         state = vars(self).copy()
         try:
-            return self._fit(X, y)
+            return self._fit(X, y, sample_weight, target_proba)
         except BaseException:
             # fit sets fitted attributes as it goes (classes_, the scaling ...);
             # restoring them keeps a failed fit from looking like a fitted model.
@@ -504,8 +651,11 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             vars(self).update(state)
             raise
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight, target_proba):
         warm = self.warm_start and hasattr(self, "net_")
+        # With weights or distributions the net gets them with the labels;
+        # without, the labels alone, which any skorch scoring callback reads.
+        weighted = sample_weight is not None or target_proba is not None
         X, image_shape = _flatten_images(X)
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not warm)
         if warm:
@@ -516,11 +666,17 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         # After the data, whose image side bounds test_time_shift, and before anything is built.
         self._check_params(image_shape)
         device = resolve_device(self.device)
-        if not warm:
-            self._learn_scaling(X, image_shape)
         y = self._encode_targets(y, warm)
+        data, class_weight = self._weighted_data(X, y, sample_weight, target_proba, warm)
+        if not warm:
+            self._learn_scaling(data[0], image_shape, self._effective_weight(data, class_weight))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max - 1))
-        X_train, y_train, valid = self._split(X, y, seed)
+        train, valid = self._split(data, seed)
+        mean_weights = tuple(1.0 if part is None else
+                             float(self._effective_weight(part, class_weight).mean())
+                             for part in (train, valid))
+        if valid is not None:
+            valid = Dataset(self._standardise(valid[0]), self._net_target(valid, weighted))
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         # Seed torch inside a forked RNG: fit is reproducible for a given
         # random_state without touching the caller's global torch state.
@@ -529,8 +685,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             # A warm start trains a copy, so that an aborted fit leaves the fitted network intact.
             module = (copy.deepcopy(self.net_.module_) if warm
                       else self._build_module(len(self.classes_)))
-            net = self._build_net(module, len(y_train), valid, y_train, seed, device)
-            net.fit(X_train, y_train)
+            net = self._build_net(module, len(train[1]), valid, class_weight, mean_weights,
+                                  seed, device)
+            net.fit(self._standardise(train[0]), self._net_target(train, weighted))
         previous = self.history_ if warm else None
         self.net_ = net
         self.net_.module_.eval()

@@ -2,6 +2,8 @@
 
 Both modules take the same input, a float tensor of shape ``(n, 1, H, W)``
 (the estimators' :meth:`to_tensor` output), and return logits ``(n, n_classes)``.
+In training, an optional ``sample_weight`` makes their batch norms weigh each
+sample in the batch statistics (:func:`weighted_batch_norm`).
 Layers carry stable names (``conv1_1``, ``relu1_1``, ``pool1`` ...) so that
 :mod:`fer_sklearn.interpret` can address them.
 """
@@ -24,6 +26,79 @@ def count_parameters(module):
     n_params : int
     """
     return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+
+
+def weighted_batch_norm(bn, X, sample_weight):
+    """``bn(X)`` in training mode, with batch statistics in which each sample counts by its weight.
+
+    The batch mean and (biased) variance of each channel are weighted means
+    over the samples (and their positions), so a sample of weight 0 has no
+    effect on them, and a sample of integer weight ``k`` has the effect of
+    ``k`` copies of it: the normalised output, the gradient through the
+    statistics and the running mean are those of the batch with the
+    sample repeated. The running variance stores the variance unbiased
+    with ``m / (m - 1)``, where torch's batch norm takes ``m`` = the number
+    of values per channel; here ``m`` counts each sample as
+    ``max(sum(w), sum(w)**2 / sum(w**2))`` samples: the sum of the weights,
+    which is the row count of the repeated batch for integer weights, but
+    never less than the batch's effective sample size, so that small
+    weights (normalised to sum to 1, say) do not inflate the running
+    variance.
+
+    Parameters
+    ----------
+    bn : torch.nn.BatchNorm1d or torch.nn.BatchNorm2d
+        In training mode; its running statistics are updated as ``bn(X)``
+        would update them.
+    X : tensor of shape (n, channels) or (n, channels, H, W)
+    sample_weight : tensor of shape (n,)
+        Non-negative, with a positive sum.
+
+    Returns
+    -------
+    out : tensor of the shape and dtype of ``X``
+    """
+    dims = [0, *range(2, X.ndim)]
+    shape = [1, -1] + [1] * (X.ndim - 2)
+    per_sample = X[0, 0].numel()
+    # Under autocast X may be bfloat16: the statistics are taken in float32 at least.
+    dtype = torch.promote_types(X.dtype, torch.float32)
+    weight = sample_weight.to(device=X.device, dtype=dtype)
+    total = weight.sum()
+    values = X.to(dtype)
+    weight_shaped = weight.reshape(-1, *[1] * (X.ndim - 1))
+    mean = (weight_shaped * values).sum(dims) / (total * per_sample)
+    centred = values - mean.reshape(shape)
+    var = (weight_shaped * centred.square()).sum(dims) / (total * per_sample)
+    if bn.track_running_stats:
+        count = per_sample * torch.maximum(total, total.square() / weight.square().sum())
+        if count <= 1:
+            # As torch's batch norm refuses a batch of one sample.
+            raise ValueError("Expected more than 1 value per channel when training; the "
+                             f"batch's sample weights count as {float(count):g}")
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            factor = (1.0 / float(bn.num_batches_tracked) if bn.momentum is None
+                      else bn.momentum)
+            bn.running_mean.mul_(1 - factor).add_(mean.detach(), alpha=factor)
+            bn.running_var.mul_(1 - factor).add_(var.detach() * count / (count - 1),
+                                                 alpha=factor)
+    out = centred * torch.rsqrt(var + bn.eps).reshape(shape)
+    if bn.affine:
+        out = out * bn.weight.reshape(shape) + bn.bias.reshape(shape)
+    return out.to(X.dtype)
+
+
+def _run(layers, X, sample_weight):
+    """``layers(X)``, with :func:`weighted_batch_norm` for the batch norms when weighted."""
+    if sample_weight is None or not layers.training:
+        return layers(X)
+    for layer in layers:
+        if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            X = weighted_batch_norm(layer, X, sample_weight)
+        else:
+            X = layer(X)
+    return X
 
 
 def _pool_kernel(height, width):
@@ -49,6 +124,11 @@ class FERCNN(nn.Module):
     convs_per_block : int, default=2
     dropout : float, default=0.3
         Dropout before the linear head.
+
+    Notes
+    -----
+    ``forward(X, sample_weight=None)``: with ``sample_weight`` (training
+    only), the batch norms weigh each sample (:func:`weighted_batch_norm`).
     """
 
     def __init__(self, n_classes, image_shape=(48, 48), n_filters=32, n_blocks=4,
@@ -82,8 +162,8 @@ class FERCNN(nn.Module):
         # training step (benchmarks/bench_channels_last.py).
         self.to(memory_format=torch.channels_last)
 
-    def forward(self, X):
-        return self.head(self.features(X))
+    def forward(self, X, sample_weight=None):
+        return self.head(_run(self.features, X, sample_weight))
 
 
 class FERMLP(nn.Module):
@@ -96,6 +176,11 @@ class FERMLP(nn.Module):
         Pixels per image (``H * W``).
     hidden_layer_sizes : sequence of int
     dropout : float, default=0.3
+
+    Notes
+    -----
+    ``forward(X, sample_weight=None)``: with ``sample_weight`` (training
+    only), the batch norms weigh each sample (:func:`weighted_batch_norm`).
     """
 
     def __init__(self, n_classes, n_features, hidden_layer_sizes=(420, 420), dropout=0.3):
@@ -111,8 +196,8 @@ class FERMLP(nn.Module):
         layers["out"] = nn.Linear(width_in, n_classes)
         self.layers = nn.Sequential(layers)
 
-    def forward(self, X):
-        return self.layers(X)
+    def forward(self, X, sample_weight=None):
+        return _run(self.layers, X, sample_weight)
 
 
 def mlp_parameter_count(n_features, n_classes, hidden_layer_sizes):
