@@ -337,7 +337,7 @@ def main(argv=None):
         "clip": {"width": SIZE[0], "height": SIZE[1], "fps": FPS, "codec": "mp4v",
                  "seconds": args.seconds, "face": "skimage.data.astronaut()",
                  "face_cut_px": FACE_SIDE},
-        "predict_video_defaults": {**defaults, "detector": VIDEO_DETECTOR},
+        "predict_video_defaults": {**defaults, "detector": dict(VIDEO_DETECTOR)},
         "targets": TARGETS,
     }
     print(f"{command.strip()}\n{report['machine']['cpu']}, {os.cpu_count()} CPUs, "
