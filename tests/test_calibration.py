@@ -198,6 +198,9 @@ def test_display_values_and_artists():
     assert ax.get_legend_handles_labels()[1] == ["Perfectly calibrated",
                                                  f"model, ECE {disp.ece:.3f}", "redrawn"]
     assert_allclose(again.line_.get_ydata(), first.line_.get_ydata())
+    assert ax.get_ylabel() == "Accuracy (line), share of samples (shaded)"
+    _, ax = plt.subplots()
+    assert again.plot(ax=ax, counts=False).ax_.get_ylabel() == "Accuracy"
 
 
 def test_display_from_estimator(small_cnn, eval_faces):

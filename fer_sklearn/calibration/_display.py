@@ -99,6 +99,7 @@ class ReliabilityDisplay:
         display : ReliabilityDisplay
         """
         import matplotlib.pyplot as plt
+        from matplotlib.patches import StepPatch
 
         if ax is None:
             _, ax = plt.subplots()
@@ -117,9 +118,11 @@ class ReliabilityDisplay:
         if counts:
             self.counts_ = ax.stairs(bin_counts / max(bin_counts.sum(), 1), self.bin_edges,
                                      fill=True, alpha=0.2, color=self.line_.get_color())
+        # A display overlaid without counts keeps the label of one drawn with them.
+        shaded = any(isinstance(patch, StepPatch) for patch in ax.patches)
         ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal",
                xlabel="Confidence (largest predicted probability)",
-               ylabel="Accuracy" + (" (line), share of samples (shaded)" if counts else ""))
+               ylabel="Accuracy" + (" (line), share of samples (shaded)" if shaded else ""))
         if ax.get_legend_handles_labels()[1]:
             ax.legend(loc="upper left")
         return self
