@@ -355,7 +355,8 @@ def write_docs(result, path):
         "Made by ``python benchmarks/bench_calibration.py`` at commit "
         f"``{result['git_commit'][:12]}`` (scikit-learn {machine['sklearn']}, torch "
         f"{machine['torch']}, {machine['torch_threads']} CPU threads) in "
-        f"{result['seconds'] / 60:.0f} minutes, from the model files "
+        f"{result['seconds'] / 60:.0f} minutes (load average {machine['load_average']:.1f} at "
+        "the start, other jobs sharing the machine), from the model files "
         + ", ".join(f"``{name}`` (SHA-256 ``{model['file_sha256'][:12]}``)"
                     for name, model in result["models"].items()) + ".",
         "",
