@@ -120,7 +120,7 @@ html_show_sourcelink = False
 # -- The public API is documented, all of it and only it ---------------------
 PUBLIC_MODULES = ("fer_sklearn", "fer_sklearn.datasets", "fer_sklearn.callbacks",
                   "fer_sklearn.interpret", "fer_sklearn.faces", "fer_sklearn.pretrained",
-                  "fer_sklearn.video", "fer_sklearn.exceptions")
+                  "fer_sklearn.video", "fer_sklearn.calibration", "fer_sklearn.exceptions")
 
 
 def _check_api_coverage(app):

@@ -3,7 +3,7 @@
 The public API: the classifiers, persistence and ONNX export, the emotion
 names, the face transformer and image reader, the warnings of
 :mod:`fer_sklearn.exceptions`, and the subpackages ``datasets``,
-``callbacks``, ``faces``, ``interpret`` and ``pretrained``.
+``callbacks``, ``calibration``, ``faces``, ``interpret`` and ``pretrained``.
 """
 
 # Defined before the imports below: submodules import them from here.
