@@ -32,11 +32,9 @@ Usage::
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -55,6 +53,7 @@ from fer_sklearn.calibration import ReliabilityDisplay, expected_calibration_err
 from fer_sklearn.calibration._ece import _check_proba, _reliability_bins, _top_label
 from fer_sklearn.datasets import load_fer2013
 from fer_sklearn.pretrained import PRETRAINED
+from pretrained import git_commit, sha256  # benchmarks/ is the script's directory
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
@@ -65,22 +64,6 @@ N_BINS = 15
 SEED = 0
 N_BOOTSTRAP = 1000
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def git_commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def model_file(name, overrides):

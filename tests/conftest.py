@@ -37,3 +37,15 @@ def _patch_faces(n, seed=0):
 def patch_faces():
     """Factory ``patch_faces(n, seed=0) -> (X, y)``: an easy task for tiny networks."""
     return _patch_faces
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test: worker processes (loky, dask) run it so, and a
+    serial baseline must too, for bit-identical float reductions."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

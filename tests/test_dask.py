@@ -3,7 +3,6 @@
 import joblib
 import numpy as np
 import pytest
-import torch
 from sklearn.model_selection import GridSearchCV
 
 distributed = pytest.importorskip("distributed")
@@ -18,16 +17,6 @@ def _search():
         {"lr": [1e-3, 3e-3], "dropout": [0.0, 0.3]},
         cv=2,
     )
-
-
-@pytest.fixture
-def one_torch_thread():
-    # Dask workers run torch on one thread (they set OMP_NUM_THREADS=1); the
-    # sequential baseline must too, for bit-identical float reductions.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_grid_search_on_dask_matches_sequential(one_torch_thread, patch_faces):

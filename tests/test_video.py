@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
 from fer_sklearn.cli import main
@@ -312,16 +311,6 @@ def test_summary_display_and_annotation(known, model, tmp_path):
 
 
 # ------------------------------------------------------------------ many clips
-@pytest.fixture
-def one_torch_thread():
-    # Worker processes run torch on one thread; so must the serial baseline,
-    # for bit-identical float reductions.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_many_clips_in_parallel_and_on_dask_match_serial(known, model, tmp_path,
                                                          one_torch_thread):
     import joblib
