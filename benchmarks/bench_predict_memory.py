@@ -27,13 +27,13 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+from _memory import reset_peak, status_mb  # benchmarks/ is the script's directory
 
 MODES = ("all_views", "per_batch")
 
@@ -60,12 +60,6 @@ def faces(n_samples):
     return np.tile(base, (-(-n_samples // len(base)), 1))[:n_samples]
 
 
-def _status_mb(field):
-    with open("/proc/self/status") as file:
-        kb = re.search(rf"^{field}:\s+(\d+) kB", file.read(), re.MULTILINE).group(1)
-    return int(kb) / 1024
-
-
 def child(model_path, n_samples, mode, threads):
     """Load the model, build the faces, run one predict_proba; print the figures as JSON."""
     import torch
@@ -78,13 +72,11 @@ def child(model_path, n_samples, mode, threads):
     predict = clf.predict_proba if mode == "per_batch" else (
         lambda X: predict_proba_all_views(clf, X))
     predict(X[:2])  # first-call allocations (skorch, oneDNN) before the measure
-    with open("/proc/self/clear_refs", "w") as file:
-        file.write("5")  # reset VmHWM to the current resident size
-    before = _status_mb("VmRSS")
+    before = reset_peak()
     start = time.perf_counter()
     proba = predict(X)
     seconds = time.perf_counter() - start
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     print(json.dumps({
         "n_samples": n_samples, "mode": mode, "input_mb": X.nbytes / 2**20,
         "rss_before_mb": before, "peak_rss_mb": peak, "growth_mb": peak - before,

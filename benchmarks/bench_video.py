@@ -55,7 +55,6 @@ import json
 import math
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -64,6 +63,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import reset_peak, status_mb  # benchmarks/ is the script's directory
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = (640, 480)  # width, height
@@ -253,12 +253,6 @@ def run_stages(path, model):
     return table["frame"].nunique(), seconds
 
 
-def _status_mb(field):
-    with open("/proc/self/status") as file:
-        kb = re.search(rf"^{field}:\s+(\d+) kB", file.read(), re.MULTILINE).group(1)
-    return int(kb) / 1024
-
-
 def memory_child(path):
     """In a fresh process: load the model, run predict_video, print the figures as JSON.
 
@@ -271,12 +265,10 @@ def memory_child(path):
     from fer_sklearn.pretrained import load_pretrained
 
     model = load_pretrained("fer2013")
-    with open("/proc/self/clear_refs", "w") as file:
-        file.write("5")
-    before = _status_mb("VmRSS")
+    before = reset_peak()
     result = run_predict_video(path, model)
     print(json.dumps({**result, "rss_before_mb": before,
-                      "peak_during_mb": _status_mb("VmHWM"),
+                      "peak_during_mb": status_mb("VmHWM"),
                       # Kilobytes on Linux.
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -71,7 +71,7 @@ numpydoc_xref_param_type = False
 # parameters documented in groups) is not flagged. Only documented objects are
 # validated, and only fer_sklearn's own members are documented (see
 # _skip_foreign_member below); anything private is excluded outright.
-numpydoc_validation_checks = {"PR01", "PR02", "PR10", "GL06", "GL07"}
+numpydoc_validation_checks = {"PR01", "PR02", "PR07", "PR10", "GL06", "GL07"}
 numpydoc_validation_exclude = {r"(^|\.)_"}
 
 # -- sphinx-gallery -----------------------------------------------------------
@@ -89,6 +89,9 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "matplotlib_animations": False,
     "plot_gallery": "True",
+    # Pages show what an example prints, not the reprs of the objects its
+    # cells end with ("<FilterDisplay object at 0x7f...>").
+    "capture_repr": (),
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
 }
@@ -160,15 +163,65 @@ def _skip_foreign_member(app, what, name, obj, skip, options):
     """
     if what != "class":
         return None
-    target = obj
+    return True if _is_foreign(obj) else None
+
+
+def _is_foreign(member):
+    """Whether a class member (function, method, property) comes from another project."""
     for attribute in ("__func__", "fget"):
-        target = getattr(target, attribute, target)
-    module = getattr(target, "__module__", None) or ""
-    if module and not module.startswith("fer_sklearn"):
-        return True
-    return None
+        member = getattr(member, attribute, member)
+    module = getattr(member, "__module__", None) or ""
+    return bool(module) and not module.startswith("fer_sklearn")
+
+
+def _own_methods():
+    """The public methods fer_sklearn defines, per public class: its page's summary table."""
+    import importlib
+    import inspect
+
+    table = {}
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", []):
+            cls = getattr(module, name)
+            if inspect.isclass(cls):
+                table[f"{module_name}.{name}"] = [
+                    member for member, value in inspect.getmembers(cls)
+                    if not member.startswith("_") and inspect.isroutine(value)
+                    and not _is_foreign(value)]
+    return table
+
+
+autosummary_context = {"own_methods": _own_methods()}
+
+
+def _constant_docstring(app, what, name, obj, options, lines):
+    """A re-exported constant's own docstring, not its type's.
+
+    autodoc reads a constant's docstring (the string literal below its
+    assignment) from the source of the module it is documented in; for a
+    name re-exported by a package's ``__init__`` that is the wrong file, and
+    the page shows the docstring of ``tuple`` ("Built-in immutable
+    sequence..."). Look it up in the package's private modules instead.
+    """
+    if what != "data":
+        return
+    import importlib
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    package_name, _, attribute = name.rpartition(".")
+    package = importlib.import_module(package_name)
+    for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
+        module_name = f"{package_name}.{info.name}"
+        docs = ModuleAnalyzer.for_module(module_name).find_attr_docs().get(("", attribute))
+        if docs and getattr(importlib.import_module(module_name), attribute, None) is obj:
+            lines[:] = list(docs)
+            return
 
 
 def setup(app):
     app.connect("builder-inited", _check_api_coverage)
     app.connect("autodoc-skip-member", _skip_foreign_member)
+    app.connect("autodoc-process-docstring", _constant_docstring)

@@ -12,7 +12,7 @@ architecture, not the size.
 # %%
 # Data
 # ----
-# 1,000 synthetic faces to train on and 500 others to test on; with
+# 3,000 synthetic faces to train on and 500 others to test on; with
 # ``FER2013_PATH`` set, the same numbers of real faces from the ``Training``
 # and ``PublicTest`` rows instead.
 import os
@@ -31,20 +31,22 @@ if os.environ.get("FER2013_PATH"):
                                       stratify=faces.target, random_state=0)
         return X, y
 
-    X_train, y_train = subset("Training", 1000)
+    X_train, y_train = subset("Training", 3000)
     X_test, y_test = subset("PublicTest", 500)
 else:
-    X_train, y_train = make_faces(1000, random_state=0, return_X_y=True)
+    X_train, y_train = make_faces(3000, random_state=0, return_X_y=True)
     X_test, y_test = make_faces(500, random_state=1, return_X_y=True)
 
 # %%
 # Two networks of the same size
 # -----------------------------
-# A small CNN (three blocks of two 3x3 convolutions, 8 to 32 filters) and a
-# two-hidden-layer perceptron matched to it. ``validation_fraction`` holds out
-# 10% of the training faces so that ``history_`` also has validation scores.
-common = dict(max_epochs=5, validation_fraction=0.1, random_state=0)
-cnn = FERCNNClassifier(n_filters=8, n_blocks=3, lr=3e-3, **common)
+# A small CNN (three blocks of two 3x3 convolutions, 16 to 64 filters) and a
+# two-hidden-layer perceptron matched to it, both trained for 12 epochs.
+# So short a run of the CNN learns faster at a learning rate of 0.01 than at
+# its default 0.003. ``validation_fraction`` holds out 10% of the training
+# faces so that ``history_`` also has validation scores.
+common = dict(max_epochs=12, validation_fraction=0.1, random_state=0)
+cnn = FERCNNClassifier(n_filters=16, n_blocks=3, lr=1e-2, **common)
 dnn = FERDNNClassifier(match_params=cnn, **common)
 
 for model in (cnn, dnn):
@@ -75,3 +77,13 @@ axes[1].axhline(1 / 7, color="gray", lw=0.8, ls=":", label="chance")
 for ax in axes:
     ax.legend()
 fig.tight_layout()
+
+# %%
+# With the same number of parameters the CNN makes a fraction of the
+# perceptron's errors on faces it has not seen. On the synthetic faces this
+# page checks that the CNN reaches at least 85% and beats the DNN (the
+# documentation build fails otherwise). Real FER2013 faces are much harder:
+# see the benchmarks for what the full training set gives.
+if not os.environ.get("FER2013_PATH"):
+    assert summary.loc["CNN", "test accuracy"] >= 0.85, summary
+    assert summary["test accuracy"].iloc[0] > summary["test accuracy"].iloc[1], summary

@@ -32,10 +32,10 @@ from fer_sklearn.callbacks import (
 from fer_sklearn.datasets import make_faces
 
 torch.manual_seed(0)
-X, y = make_faces(1100, random_state=0, return_X_y=True)
+X, y = make_faces(3500, random_state=0, return_X_y=True)
 images = torch.from_numpy((X - X.mean()) / X.std()).reshape(-1, 1, 48, 48)
-X_train, y_train = images[:800], torch.from_numpy(y[:800])
-X_valid, y_valid = images[800:], y[800:]
+X_train, y_train = images[:3000], torch.from_numpy(y[:3000])
+X_valid, y_valid = images[3000:], y[3000:]
 
 shifter = RandomShift(max_shift=6, random_state=0).initialize()
 shifted, offsets = shifter.shift(images[:6])
@@ -52,8 +52,8 @@ fig.tight_layout()
 # %%
 # A tiny module and a plain skorch net
 # ------------------------------------
-# Two convolutions with batch norm and a linear head, about 2,500 parameters. The callbacks
-# run in the order given: augmentations change the training batches in
+# Three convolutions with batch norm, global average pooling and a linear
+# head. The callbacks run in the order given: augmentations change the training batches in
 # place (validation batches are left alone), the schedule sets the learning
 # rate at the start of each epoch and :class:`~fer_sklearn.callbacks.RecordLR`
 # records it.
@@ -63,13 +63,14 @@ class TinyCNN(torch.nn.Module):
     def __init__(self, n_classes=7):
         super().__init__()
         self.features = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+            torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
             torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),
+            torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
             torch.nn.MaxPool2d(2),
-            torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
+            torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+            torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
         )
-        self.head = torch.nn.Linear(16 * 4, n_classes)
+        self.head = torch.nn.Linear(64, n_classes)
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -77,7 +78,7 @@ class TinyCNN(torch.nn.Module):
 
 def make_net(callbacks):
     return NeuralNetClassifier(
-        TinyCNN, max_epochs=6, lr=3e-3, batch_size=32, optimizer=torch.optim.AdamW,
+        TinyCNN, max_epochs=8, lr=1e-2, batch_size=64, optimizer=torch.optim.AdamW,
         train_split=None, verbose=0,
         callbacks=[*callbacks, RecordLR(),
                    EpochScoring("accuracy", on_train=True, name="train_acc",
@@ -86,12 +87,13 @@ def make_net(callbacks):
 
 
 def schedule():
-    return PiecewiseConstantLR(milestones=(3, 5), values=(3e-3, 1e-3, 3e-4))
+    return PiecewiseConstantLR(milestones=(4, 6), values=(1e-2, 3e-3, 1e-3))
 
 
 augmented = make_net([RandomFlip(p=0.5, random_state=0),
                       RandomShift(max_shift=3, random_state=0), schedule()])
 augmented.fit(X_train, y_train)
+print(f"{sum(p.numel() for p in augmented.module_.parameters()):,} parameters")
 
 # %%
 # What the callbacks recorded
@@ -114,13 +116,20 @@ fig.tight_layout()
 # ---------------------------
 # :class:`~fer_sklearn.callbacks.EpochMirror` mirrors the whole training set
 # for an epoch with probability ``p``, left-right or up-down. It records its
-# choice per epoch. The plain net is trained for comparison; on so few images
-# and epochs the differences between the three are small and noisy.
+# choice per epoch. The plain net is trained for comparison. In so short a
+# run the augmentations cost a little training accuracy: each image is seen
+# in more guises, so there is more to learn.
 mirrored = make_net([EpochMirror(p=0.5, random_state=0), schedule()]).fit(X_train, y_train)
 plain = make_net([schedule()]).fit(X_train, y_train)
 print("mirror per epoch:", mirrored.history[:, "mirror"])
 
+held_out = {}
 for name, net in [("flip + shift", augmented), ("epoch mirror", mirrored), ("none", plain)]:
-    accuracy = (net.predict(X_valid) == y_valid).mean()
+    held_out[name] = (net.predict(X_valid) == y_valid).mean()
     print(f"{name:>12}: train accuracy {net.history[-1, 'train_acc']:.3f}, "
-          f"held-out accuracy {accuracy:.3f}")
+          f"held-out accuracy {held_out[name]:.3f}")
+
+# %%
+# The documentation build checks that every net learned: at least 85% of
+# the 500 held-out faces right.
+assert min(held_out.values()) >= 0.85, held_out

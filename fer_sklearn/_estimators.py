@@ -206,6 +206,27 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
     def _build_module(self, n_classes):
         """The untrained torch module for the fitted input shape."""
 
+    @abstractmethod
+    def _module_for(self, n_features, n_classes):
+        """The torch module of the set parameters for an input size, fitted or not."""
+
+    def count_params(self, n_features=2304, n_classes=7):
+        """Parameters the network would have for this input size and class count.
+
+        Parameters
+        ----------
+        n_features : int, default=2304
+            Pixels per face (a square image of that many pixels for the CNN).
+        n_classes : int, default=7
+            Classes of the output layer.
+
+        Returns
+        -------
+        n_params : int
+            Trainable parameters (weights and biases).
+        """
+        return count_parameters(self._module_for(n_features, n_classes))
+
     def _is_image(self):
         return self.image_shape_[0] > 1
 
@@ -281,6 +302,8 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+            Faces as grey pixels on the training data's scale (0..255 for
+            FER2013): rows of ``H * W`` pixels, or images.
 
         Returns
         -------
@@ -750,11 +773,15 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         ``X`` is standardised and its views are built ``batch_size`` images
         at a time, so the memory used beyond ``X`` and the network is a few
         batches (``benchmarks/bench_predict_memory.py``): uint8 pixels are
-        never converted to float32 all at once.
+        never converted to float32 all at once. On a CPU the network then
+        takes the views 32 at a time, which is faster than larger batches
+        (``benchmarks/bench_inference_batch.py``).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+            Faces as grey pixels on the training data's scale (0..255 for
+            FER2013): rows of ``H * W`` pixels, or images.
 
         Returns
         -------
@@ -802,6 +829,8 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n_samples, H, W) or (n_samples, 1, H, W)
+            Faces as grey pixels on the training data's scale (0..255 for
+            FER2013): rows of ``H * W`` pixels, or images.
 
         Returns
         -------
@@ -824,6 +853,9 @@ _COMMON_DOC = """
     optimizer : {{"adam", "adamw", "sgd"}} or torch optimizer class, default="adamw"
         ``"sgd"`` uses Nesterov momentum 0.9.
     weight_decay : float, default={weight_decay}
+        The optimizer's ``weight_decay``: decoupled weight decay for
+        ``"adamw"`` (Loshchilov and Hutter, 2019), an L2 penalty added to the
+        gradient for ``"adam"`` and ``"sgd"``.
     augment : {{"none", "study", "flip", "flip_shift", "flip_shift_erase", "flip_affine"}} or None, default={augment!r}
         Training augmentation, by the callbacks of :mod:`fer_sklearn.callbacks`:
         ``"study"`` mirrors each whole epoch left-right or up-down with
@@ -847,6 +879,8 @@ _COMMON_DOC = """
         halve the rate after 2 epochs without improvement of the validation
         loss (the training loss without validation).
     label_smoothing : float, default=0.1
+        Share of each target's probability spread evenly over all classes
+        in the cross-entropy (Szegedy et al., 2016); 0 for none.
     test_time_flip : bool, default=True
         Average predictions over each image and its mirror (2-D images only).
     test_time_shift : int, default={test_time_shift}
@@ -950,6 +984,7 @@ class FERCNNClassifier(_BaseFERClassifier):
     n_blocks : int, default=4
         Number of conv blocks, each followed by pooling.
     convs_per_block : int, default=2
+        3x3 convolutions in each block, each followed by batch norm and ReLU.
     dropout : float, default=0.3
         Dropout before the linear head.
     {common}
@@ -1016,21 +1051,9 @@ class FERCNNClassifier(_BaseFERClassifier):
                       n_blocks=self.n_blocks, convs_per_block=self.convs_per_block,
                       dropout=self.dropout)
 
-    def count_params(self, n_features=2304, n_classes=7):
-        """Parameters the network would have for this input size and class count.
-
-        Parameters
-        ----------
-        n_features : int, default=2304
-        n_classes : int, default=7
-
-        Returns
-        -------
-        n_params : int
-        """
-        return count_parameters(FERCNN(
-            n_classes, _image_shape_for(n_features), n_filters=self.n_filters,
-            n_blocks=self.n_blocks, convs_per_block=self.convs_per_block))
+    def _module_for(self, n_features, n_classes):
+        return FERCNN(n_classes, _image_shape_for(n_features), n_filters=self.n_filters,
+                      n_blocks=self.n_blocks, convs_per_block=self.convs_per_block)
 
 
 class FERDNNClassifier(_BaseFERClassifier):
@@ -1136,19 +1159,8 @@ class FERDNNClassifier(_BaseFERClassifier):
         self.hidden_layer_sizes_ = sizes
         return FERMLP(n_classes, self.n_features_in_, sizes, dropout=self.dropout)
 
-    def count_params(self, n_features=2304, n_classes=7):
-        """Parameters the network would have for this input size and class count.
-
-        Parameters
-        ----------
-        n_features : int, default=2304
-        n_classes : int, default=7
-
-        Returns
-        -------
-        n_params : int
-        """
-        return count_parameters(FERMLP(n_classes, n_features, self._layer_sizes()))
+    def _module_for(self, n_features, n_classes):
+        return FERMLP(n_classes, n_features, self._layer_sizes())
 
 
 def _fill_docstring(cls):

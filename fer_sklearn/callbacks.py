@@ -139,7 +139,9 @@ class RandomFlip(_RandomAugmentation):
     Parameters
     ----------
     p : float, default=0.5
+        Probability that an image is flipped.
     random_state : int, RandomState instance or None, default=None
+        Seeds the random draws, for repeatable training.
     """
 
 
@@ -163,10 +165,12 @@ class RandomShift(Callback):
     Parameters
     ----------
     max_shift : int, default=4
+        Largest shift in pixels, in each direction.
     fill_value : float, default=0.0
         Value of the pixels shifted in. For standardised inputs (as
         fer_sklearn's estimators use) 0 is the mean intensity.
     random_state : int, RandomState instance or None, default=None
+        Seeds the random draws, for repeatable training.
     """
 
     def __init__(self, max_shift=4, fill_value=0.0, random_state=None):
@@ -231,6 +235,7 @@ class RandomAffine(Callback):
     Parameters
     ----------
     degrees : float, default=10
+        Largest rotation in degrees, either way; angles are drawn uniformly.
     scale : tuple of float, default=(0.9, 1.1)
         Range of the zoom factor; above 1 enlarges the content.
     max_shift : float, default=4
@@ -238,6 +243,7 @@ class RandomAffine(Callback):
     fill_value : float, default=0.0
         For standardised inputs 0 is the mean intensity.
     random_state : int, RandomState instance or None, default=None
+        Seeds the random draws, for repeatable training.
     """
 
     def __init__(self, degrees=10, scale=(0.9, 1.1), max_shift=4, fill_value=0.0,
@@ -322,6 +328,7 @@ class RandomErasing(_RandomAugmentation):
     fill_value : float, default=0.0
         For standardised inputs 0 is the mean intensity.
     random_state : int, RandomState instance or None, default=None
+        Seeds the random draws, for repeatable training.
     """
 
     def __init__(self, p=0.5, scale=(0.02, 0.25), ratio=(0.3, 3.3), fill_value=0.0,

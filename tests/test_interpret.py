@@ -1,5 +1,7 @@
 """Tests of fer_sklearn.interpret: meaning (where maps point, what ascent does), not only shapes."""
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -188,6 +190,14 @@ def test_bad_arguments_name_the_valid_choices(cnn, faces, call, match):
         call(cnn, faces.data[:3])
 
 
+def test_guided_backprop_keeps_captums_hook_notice_to_itself(cnn, faces):
+    # captum warns on every call that it sets (and later removes) ReLU hooks:
+    # noise in a user's output, with captum's install path in it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        saliency_map(cnn, faces.data[:2], method="guided_backprop")
+
+
 def test_gradcam_is_for_convolutional_networks_only(faces):
     dnn = FERDNNClassifier(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
     dnn.fit(faces.data[:200], faces.target[:200])
@@ -253,4 +263,23 @@ def test_displays(cnn, faces):
         ActivationDisplay.from_estimator(cnn, X, "relu1_1")
     with pytest.raises(ValueError, match="must hold 9 axes"):
         SaliencyDisplay(faces.images[:3], faces.images[:3]).plot(ax=ax[0])
+    plt.close("all")
+
+
+def test_map_displays_carry_colour_bars_on_their_scale():
+    rng = np.random.default_rng(0)
+    maps = rng.random((3, 6, 6)) * np.array([1.0, 5.0, 20.0])[:, None, None]
+    act = ActivationDisplay(maps).plot(n_cols=3)
+    # One scale for all maps (0 .. the largest value), shown by one colour bar.
+    limits = {image.get_clim() for axis in act.ax_.flat for image in axis.images}
+    assert limits == {(maps.min(), maps.max())}
+    assert len(act.figure_.axes) == 3 + 1
+    assert act.figure_.axes[-1].get_ylabel() == "activation"
+    own = ActivationDisplay(maps).plot(n_cols=3, colorbar=False)
+    assert len(own.figure_.axes) == 3
+    assert own.ax_[0, 2].images[0].get_clim() == (maps[2].min(), maps[2].max())
+
+    sal = SaliencyDisplay(rng.random((2, 6, 6)), -maps[:2]).plot()
+    assert len(sal.figure_.axes) == 2 * 3 + 2  # a bar beside each map, on |saliency|
+    assert sal.ax_[1, 1].images[0].get_clim() == (np.abs(maps[1]).min(), np.abs(maps[1]).max())
     plt.close("all")

@@ -28,7 +28,8 @@ from ..datasets import USAGES
 from ..video._read import VIDEO_SUFFIXES
 from ._interrupt import Interrupted, interrupts_raise
 from ._predict import predict_command
-from ._study import CLIError, labelled_data, load_model, one_line, run_study, write_text
+from ._study import (_PRESETS, CLIError, labelled_data, load_model, one_line, run_study,
+                     write_text)
 
 PROG = "fer-sklearn"
 
@@ -183,16 +184,20 @@ def build_parser():
                        "default: built-in synthetic faces")
     study.add_argument("--ferplus", help="FER+ votes (fer2013new.csv) to relabel --data")
     study.add_argument("--out", default="fer-study", help="output folder (default: %(default)s)")
+    full, quick = _PRESETS["synthetic", False], _PRESETS["synthetic", True]
     study.add_argument("--epochs", type=_positive_int,
-                       help="training epochs (default: from the preset)")
+                       help=f"training epochs (default: {full['epochs']} on synthetic faces, "
+                            f"{quick['epochs']} with --quick, "
+                            f"{_PRESETS['file', False]['epochs']} with --data)")
     study.add_argument("--quick", action="store_true",
                        help="small preset, a smoke test of the whole pipeline (synthetic faces: "
-                            "1,000 faces, 4 epochs)")
+                            f"{quick['n_samples']:,} faces, {quick['epochs']} epochs)")
     study.add_argument("--force", action="store_true",
                        help="replace an earlier study's --out folder (only a folder "
                             "fer-sklearn wrote, holding nothing else)")
     study.add_argument("--n-samples", type=_n_samples,
-                       help="synthetic faces to draw (default: 2400, 1000 with --quick)")
+                       help=f"synthetic faces to draw (default: {full['n_samples']}, "
+                            f"{quick['n_samples']} with --quick)")
     _add_architecture(study)
     _add_common(study)
     _add_cache(study)

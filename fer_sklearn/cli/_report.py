@@ -85,6 +85,12 @@ def _md_text(parts, results):
     return "".join(format_num(p, results) if isinstance(p, Num) else p for p in _parts(parts))
 
 
+def _anchor(title):
+    """A section's link target, as GitHub makes it from a Markdown heading."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -")
+    return kept.replace(" ", "-")
+
+
 def render_markdown(title, sections, results):
     """The report as Markdown; figures are linked as the PNG files beside it.
 
@@ -99,7 +105,9 @@ def render_markdown(title, sections, results):
     -------
     text : str
     """
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", "", "Contents:", ""]
+    lines += [f"- [{section.title}](#{_anchor(section.title)})" for section in sections]
+    lines.append("")
     for section in sections:
         lines += [f"## {section.title}", ""]
         for block in section.blocks:
@@ -124,6 +132,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width:
        margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.5; }
 h1 { border-bottom: 2px solid #444; padding-bottom: .3rem; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid #ccc; }
+.table { overflow-x: auto; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: .9rem; }
 th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; }
 th { background: #f0f0f0; }
@@ -132,6 +141,8 @@ figure { margin: 1rem 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9rem; color: #555; }
 .num { font-variant-numeric: tabular-nums; }
+nav ul { padding-left: 1.2rem; }
+@media (max-width: 40rem) { body { margin: 1rem auto; } h1 { font-size: 1.5rem; } }
 """
 
 
@@ -163,16 +174,21 @@ def render_html(title, sections, results, folder):
     -------
     text : str
     """
-    body = [f"<h1>{html.escape(title)}</h1>"]
+    body = [f"<h1>{html.escape(title)}</h1>", "<nav><strong>Contents</strong><ul>"]
+    body += [f'<li><a href="#{_anchor(section.title)}">{html.escape(section.title)}</a></li>'
+             for section in sections]
+    body.append("</ul></nav>")
     for section in sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body.append(f'<h2 id="{_anchor(section.title)}">{html.escape(section.title)}</h2>')
         for block in section.blocks:
             if isinstance(block, Table):
                 head = "".join(f"<th>{_html_text(c, results)}</th>" for c in block.header)
                 rows = "".join(
                     "<tr>" + "".join(f"<td>{_html_text(c, results)}</td>" for c in cells) + "</tr>"
                     for cells in block.rows)
-                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+                # A wrapper that scrolls sideways keeps wide tables off a phone's margin.
+                body.append(f'<div class="table"><table><thead><tr>{head}</tr></thead>'
+                            f"<tbody>{rows}</tbody></table></div>")
             elif isinstance(block, Figure):
                 with open(os.path.join(folder, block.file), "rb") as file:
                     data = base64.b64encode(file.read()).decode("ascii")
@@ -182,5 +198,6 @@ def render_html(title, sections, results, folder):
             else:
                 body.append(f"<p>{_html_text(block, results)}</p>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")

@@ -207,7 +207,7 @@ def _new_figure(*size):
 
 
 def _save(fig, folder, name):
-    fig.savefig(os.path.join(folder, name), dpi=80)
+    fig.savefig(os.path.join(folder, name), dpi=110)
     return name
 
 
@@ -260,6 +260,7 @@ def _model_results(estimator, data, fit_seconds):
         "history": {column: history[column].tolist() for column in history.columns},
         "final_epoch": {c: float(last[c]) for c in ("train_loss", "train_acc", "valid_loss",
                                                     "valid_acc") if c in history},
+        "curves": _curve_notes({column: history[column].tolist() for column in history.columns}),
         "accuracy": {name: float(estimator.score(X, y)) for name, (X, y) in data.tests.items()},
         "layers": _architecture(estimator, data.X_train[:1]),
     }
@@ -285,6 +286,44 @@ def _train(data, settings, seed, device, verbose, say):
     return cnn, dnn, fitted
 
 
+def _curve_notes(history):
+    """What a reader of the training curves may ask about: a validation accuracy above the
+    training accuracy at the end, and the epoch of a spike in the validation loss."""
+    notes = {"valid_above_train": None, "spike_epoch": None}
+    if "valid_acc" not in history:
+        return notes
+    notes["valid_above_train"] = history["valid_acc"][-1] > history["train_acc"][-1]
+    losses = np.asarray(history["valid_loss"])
+    if len(losses) >= 4:
+        # A spike: one epoch's loss well above both neighbours'.
+        ratio = losses[1:-1] / np.maximum(losses[:-2], losses[2:])
+        if ratio.max() > 1.3:
+            index = int(ratio.argmax()) + 1
+            notes.update(spike_epoch=int(history["epoch"][index]),
+                         spike_loss=float(losses[index]),
+                         spike_after=float(losses[index + 1]))
+    return notes
+
+
+def _curve_sentences(key, notes):
+    sentences = []
+    if notes["valid_above_train"]:
+        sentences.append(("Validation accuracy ends above training accuracy (",
+                          Num(f"{key}.final_epoch.valid_acc", ".1%"), " vs ",
+                          Num(f"{key}.final_epoch.train_acc", ".1%"), "): dropout and the "
+                          "augmentations act only while training, so the training figure is "
+                          "measured on harder inputs than the validation one."))
+    if notes["spike_epoch"] is not None:
+        sentences.append(("The validation loss jumps at epoch ",
+                          Num(f"{key}.curves.spike_epoch", "d"), " (to ",
+                          Num(f"{key}.curves.spike_loss", ".2f"), ", then ",
+                          Num(f"{key}.curves.spike_after", ".2f"), " the next epoch): at a "
+                          "high learning rate the batch-norm statistics used for validation "
+                          "can lag the weights for an epoch, so one epoch's validation "
+                          "figures can be far off while training goes on undisturbed."))
+    return sentences
+
+
 def _cnn_section(results, folder):
     cnn = results["models"]["cnn"]
     test = next(iter(cnn["accuracy"]))
@@ -297,9 +336,10 @@ def _cnn_section(results, folder):
          " trainable parameters. It reaches ", Num(f"models.cnn.accuracy.{test}", ".1%"),
          f" accuracy on the {test} set after ", Num("settings.epochs", "d"), " epochs (",
          Num("models.cnn.fit_seconds", ".0f"), " s to train)."),
-        _architecture_table("models.cnn.layers", cnn["layers"]),
         Figure(figure, "CNN training curves: training (solid) and validation (dashed) loss "
                        "and accuracy per epoch."),
+        *_curve_sentences("models.cnn", cnn["curves"]),
+        _architecture_table("models.cnn.layers", cnn["layers"]),
     ])
 
 
@@ -310,11 +350,47 @@ def _comparison(results, data):
     cnn_acc, dnn_acc = models["cnn"]["accuracy"][test], models["dnn"]["accuracy"][test]
     return {
         "test_set": test,
+        "n_test": len(y_test),
+        "interval": {key: _accuracy_interval(models[key]["accuracy"][test], len(y_test))
+                     for key in ("cnn", "dnn")},
         "accuracy_difference_points": 100 * (cnn_acc - dnn_acc),
         "param_share": models["cnn"]["n_params"] / models["dnn"]["n_params"],
         "chance": 1 / len(np.unique(data.y_train)),
         "majority_share": float(np.bincount(y_test).max() / len(y_test)),
     }
+
+
+def _accuracy_interval(accuracy, n):
+    """The 95% Wilson score interval of an accuracy measured on ``n`` faces (Wilson, 1927)."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(round(accuracy * n), n).proportion_ci(0.95, method="wilson")
+    return [float(interval.low), float(interval.high)]
+
+
+def _summary_section(results):
+    """The question, the answer with its uncertainty, and where to read on."""
+    comp, data = results["comparison"], results["data"]
+    test = comp["test_set"]
+    rows = [[label, Num(f"models.{key}.n_params", ",d"),
+             Num(f"models.{key}.accuracy.{test}", ".1%"),
+             (Num(f"comparison.interval.{key}.0", ".1%"), " to ",
+              Num(f"comparison.interval.{key}.1", ".1%"))]
+            for key, label in (("cnn", "CNN"), ("dnn", "Parameter-matched DNN"))]
+    gap = comp["accuracy_difference_points"]
+    return Section("Summary", [
+        ("With the same number of parameters, does a convolutional network (CNN) recognise "
+         "facial expressions better than a multilayer perceptron (DNN)? Both were trained on "
+         "the same ", Num("data.n_train", ",d"), f" faces ({data['source']}) and tested on ",
+         Num("comparison.n_test", ",d"), f" {test} faces they had not seen. Chance is ",
+         Num("comparison.chance", ".1%"), "."),
+        Table(["Model", "Parameters", f"{test} accuracy", "95% interval"], rows),
+        ("The CNN is ", Num("comparison.accuracy_difference_points", ".1f", True),
+         f" points {'more' if gap >= 0 else 'less'} accurate. The intervals (Wilson score "
+         "intervals of a binomial proportion) give the uncertainty from the number of test "
+         "faces only; another training seed adds its own. Sections 1 and 2 describe the "
+         "networks and their training, 3 their errors, 4 and 5 what the CNN looks at."),
+    ])
 
 
 def _comparison_section(results, folder):
@@ -375,7 +451,7 @@ def _comparison_section(results, folder):
     ])
 
 
-def _confusion(results, cnn, data, folder):
+def _confusion(results, cnn, dnn, data, folder):
     from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confusion_matrix
 
     from ..interpret import most_confused_pairs
@@ -394,18 +470,30 @@ def _confusion(results, cnn, data, folder):
         "per_class": {name: report[name] for name in names},
         "most_confused": pairs.to_dict("records"),
     }
-    fig = _new_figure(6.5, 5.5)
-    ConfusionMatrixDisplay(normalized, display_labels=names).plot(
-        ax=fig.subplots(), values_format=".2f", cmap="Blues", xticks_rotation=45, colorbar=False)
+    dnn_counts = confusion_matrix(y, dnn.predict(X), labels=cnn.classes_)
+    dnn_totals = dnn_counts.sum(axis=1, keepdims=True)
+    results["confusion"]["dnn_normalized"] = np.divide(
+        dnn_counts, dnn_totals, out=np.zeros(dnn_counts.shape), where=dnn_totals > 0)
+    fig = _new_figure(12, 5.6)
+    axes = fig.subplots(1, 2)
+    for ax, matrix, title in ((axes[0], normalized, "CNN"),
+                              (axes[1], results["confusion"]["dnn_normalized"], "DNN")):
+        display = ConfusionMatrixDisplay(matrix, display_labels=names).plot(
+            ax=ax, values_format=".2f", cmap="Blues", xticks_rotation=45, colorbar=False,
+            im_kw={"vmin": 0, "vmax": 1})
+        ax.set_title(title)
+    fig.colorbar(display.im_, ax=axes.tolist(), shrink=0.8,
+                 label="share of the true class's faces")
     figure = _save(fig, folder, "confusion_matrix.png")
     mistakes = []
     for i, pair in enumerate(results["confusion"]["most_confused"]):
         mistakes += [", " if i else "", f"{pair['true']} as {pair['predicted']} (",
                      Num(f"confusion.most_confused.{i}.rate", ".0%"), f" of {pair['true']} faces)"]
-    return Section("3. Where the CNN errs", [
-        (f"Confusion matrix of the CNN on the {test} set, each row normalised by the number "
-         "of faces of that true class. The most frequent confusions: ", *mistakes, "."),
-        Figure(figure, f"Normalised confusion matrix of the CNN ({test} set)."),
+    return Section("3. Where the networks err", [
+        (f"Confusion matrices of both networks on the {test} set, each row normalised by "
+         "the number of faces of that true class, so the diagonal is each class's recall. "
+         "The CNN's most frequent confusions: ", *mistakes, "."),
+        Figure(figure, f"Normalised confusion matrices of the CNN and the DNN ({test} set)."),
         Table(["Class", "Precision", "Recall", "F1", "Faces"], [
             [name, *(Num(f"confusion.per_class.{name}.{m}", ".2f")
                      for m in ("precision", "recall", "f1-score")),
@@ -448,12 +536,13 @@ def _saliency(results, cnn, data, settings, seed, folder, say):
     for method in _METHODS:
         say(f"saliency maps ({method}) for one face per class")
         maps = saliency_map(cnn, X[samples], method=method)
-        fig = _new_figure(5, 1.7 * len(samples))
+        fig = _new_figure(6, 1.8 * len(samples))
         SaliencyDisplay(images, maps, y_true=y[samples], y_pred=y_pred[samples],
                         display_labels=display_labels, method=method).plot(
             ax=fig.subplots(len(samples), 3, squeeze=False))
         figures.append(Figure(_save(fig, folder, f"saliency_{method}.png"),
-                              f"{method} saliency of the predicted class: face, map, overlay."))
+                              f"{method.capitalize()} saliency of the predicted class: "
+                              "face, map, overlay."))
     sanity = {}
     for method in _METHODS:
         say(f"sanity check ({method}): maps of a randomly re-initialised CNN")
@@ -602,7 +691,7 @@ def _run_section(results):
             ["Wall time (s)", Num("wall_seconds", ".0f")],
             *([name, version] for name, version in env["versions"].items()),
             ["Platform", env["platform"]]]
-    return Section("Run", [Table(["Setting", "Value"], rows)])
+    return Section("6. How this report was made", [Table(["Setting", "Value"], rows)])
 
 
 def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0, device="auto",
@@ -677,8 +766,9 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
             results["models"][key]["lr"] = model.lr
         results["models"]["dnn"]["hidden_layer_sizes"] = list(dnn.hidden_layer_sizes_)
         results["comparison"] = _comparison(results, dataset)
-        sections = [_cnn_section(results, folder), _comparison_section(results, folder),
-                    _confusion(results, cnn, dataset, folder),
+        sections = [_summary_section(results), _cnn_section(results, folder),
+                    _comparison_section(results, folder),
+                    _confusion(results, cnn, dnn, dataset, folder),
                     _saliency(results, cnn, dataset, settings, seed, folder, say),
                     _filters(results, cnn, dataset, settings, seed, folder, say)]
         results["wall_seconds"] = time.perf_counter() - start

@@ -25,8 +25,13 @@ from ..faces._io import IMAGE_SUFFIXES
 from ._home import get_data_home
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
+"""The values of FER2013's ``Usage`` column: the Kaggle challenge's training
+rows (28,709), its public test rows (3,589) and its private test rows (3,589)."""
 FERPLUS_CLASSES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust",
                    "fear", "contempt")
+"""FER+ class names in its label order 0..7, as in ``fer2013new.csv`` (Barsoum
+et al., 2016): FER2013's emotions re-voted, plus contempt. The order differs
+from :data:`fer_sklearn.EMOTIONS`."""
 _FERPLUS_VOTES = FERPLUS_CLASSES + ("unknown", "NF")
 _SIDE = 48
 _N_PIXELS = _SIDE * _SIDE

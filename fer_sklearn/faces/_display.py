@@ -62,6 +62,7 @@ class FaceDisplay:
         detector_params : dict or None, default=None
             Keyword arguments of :func:`detect_faces`.
         ax : matplotlib Axes, default=None
+            Where to draw; None makes a new figure.
 
         Returns
         -------
@@ -87,9 +88,13 @@ class FaceDisplay:
         faces : pandas.DataFrame
             Columns ``x``, ``y``, ``width``, ``height`` in pixels.
         proba : ndarray of shape (n_faces, n_classes) or None, default=None
+            Class probabilities per face, drawn as bars beside its box.
         labels : array-like of str or None, default=None
+            Label written above each box; None: the most probable class name.
         class_names : sequence of str or None, default=None
+            Names of the probability columns; None: :data:`fer_sklearn.EMOTIONS`.
         ax : matplotlib Axes, default=None
+            Where to draw; None makes a new figure.
 
         Returns
         -------

@@ -103,7 +103,7 @@ class SaliencyDisplay:
         self.display_labels = display_labels
         self.method = method
 
-    def plot(self, *, ax=None, cmap="inferno", alpha=0.5):
+    def plot(self, *, ax=None, cmap="inferno", alpha=0.5, colorbar=True):
         """Plot image, map and overlay, one row per sample.
 
         Parameters
@@ -114,6 +114,9 @@ class SaliencyDisplay:
             Colormap of the maps (signed maps are shown by absolute value).
         alpha : float, default=0.5
             Opacity of the map over the image in the overlay.
+        colorbar : bool, default=True
+            A colour bar beside each map: its attribution scale (each
+            sample's map has its own).
 
         Returns
         -------
@@ -125,7 +128,9 @@ class SaliencyDisplay:
             image, heat = self.images[i], np.abs(self.saliency[i])
             ax_image, ax_map, ax_overlay = self.ax_[i]
             ax_image.imshow(image, cmap="gray")
-            ax_map.imshow(heat, cmap=cmap)
+            shown = ax_map.imshow(heat, cmap=cmap)
+            if colorbar:
+                self.figure_.colorbar(shown, ax=ax_map, fraction=0.046, pad=0.04)
             ax_overlay.imshow(image, cmap="gray")
             ax_overlay.imshow(heat, cmap=cmap, alpha=alpha)
             title = [f"{kind}: {_label_name(labels[i], self.display_labels)}"
@@ -165,11 +170,18 @@ class SaliencyDisplay:
         return display.plot(ax=ax, cmap=cmap, alpha=alpha)
 
 
-def _plot_grid(display, maps, titles, ax, n_cols, cmap):
+def _plot_grid(display, maps, titles, ax, n_cols, cmap, colorbar_label=None):
+    """Maps in a grid; with ``colorbar_label``, on one shared scale with one colour bar."""
     display.figure_, display.ax_ = _axes_grid(ax, len(maps), n_cols)
+    scale = {}
+    if colorbar_label is not None:
+        scale = {"vmin": float(np.min(maps)), "vmax": float(np.max(maps))}
     for axis, image, title in zip(display.ax_.flat, maps, titles):
-        axis.imshow(image, cmap=cmap)
+        shown = axis.imshow(image, cmap=cmap, **scale)
         axis.set_title(title, fontsize="small")
+    if colorbar_label is not None:
+        display.figure_.colorbar(shown, ax=display.ax_.ravel().tolist(), shrink=0.8,
+                                 label=colorbar_label)
     return display
 
 
@@ -221,7 +233,9 @@ class FilterDisplay:
         ax : array of matplotlib Axes, default=None
             As many as the grid has cells; None makes a new figure.
         n_cols : int, default=8
+            Images per row of the grid.
         cmap : str, default="gray"
+            Matplotlib colormap of the images.
 
         Returns
         -------
@@ -296,7 +310,7 @@ class ActivationDisplay:
         self.channels = channels
         self.layer = layer
 
-    def plot(self, *, ax=None, n_cols=8, cmap="viridis"):
+    def plot(self, *, ax=None, n_cols=8, cmap="viridis", colorbar=True):
         """Plot the maps as a grid.
 
         Parameters
@@ -304,14 +318,20 @@ class ActivationDisplay:
         ax : array of matplotlib Axes, default=None
             As many as the grid has cells; None makes a new figure.
         n_cols : int, default=8
+            Maps per row of the grid.
         cmap : str, default="viridis"
+            Matplotlib colormap of the maps.
+        colorbar : bool, default=True
+            Draw all maps on one scale, with a colour bar of the activation;
+            False scales each map to its own range.
 
         Returns
         -------
         display : ActivationDisplay
         """
         channels = range(len(self.activations)) if self.channels is None else self.channels
-        _plot_grid(self, self.activations, [f"channel {c}" for c in channels], ax, n_cols, cmap)
+        _plot_grid(self, self.activations, [f"channel {c}" for c in channels], ax, n_cols, cmap,
+                   colorbar_label="activation" if colorbar else None)
         if self.layer is not None:
             self.figure_.suptitle(self.layer)
         return self

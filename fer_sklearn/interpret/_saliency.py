@@ -35,9 +35,11 @@ def _integrated_gradients(module, x, target, *, baseline=0.0, n_steps=32):
 
 def _guided_backprop(module, x, target):
     with warnings.catch_warnings():
-        # captum announces its temporary ReLU hooks on every call; they are
-        # removed when it returns, which the tests check.
-        warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
+        # captum announces its temporary ReLU hooks on every call ("Setting
+        # forward, backward hooks ..." in older versions, "Setting backward
+        # hooks on ReLU activations ..." in newer); they are removed when it
+        # returns, which the tests check.
+        warnings.filterwarnings("ignore", message=r"Setting (forward, )?backward hooks")
         return GuidedBackprop(module).attribute(x, target=target)
 
 

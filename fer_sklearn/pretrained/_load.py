@@ -77,6 +77,7 @@ def pretrained_info(name="fer2013"):
     Parameters
     ----------
     name : {"fer2013", "ferplus"}, default="fer2013"
+        The shipped model, as for :func:`load_pretrained`.
 
     Returns
     -------

@@ -39,6 +39,7 @@ class EmotionTimelineDisplay:
         Parameters
         ----------
         predictions : pandas.DataFrame
+            As :func:`predict_video` returns it.
         tracks : list or None, default=None
             The tracks to draw (ids, or ``(video, id)`` pairs for several
             clips); None draws all.
@@ -58,9 +59,14 @@ class EmotionTimelineDisplay:
         Parameters
         ----------
         estimator : fitted classifier or None
+            As for :func:`predict_video`; None: the shipped FER2013 model.
         video : str, path-like, ndarray or iterable of frames
-        tracks, axes
-            As :meth:`from_predictions`.
+            As for :func:`predict_video`.
+        tracks : list or None, default=None
+            The tracks to draw (ids, or ``(video, id)`` pairs for several
+            clips); None draws all.
+        axes : array-like of matplotlib Axes or None, default=None
+            One per track drawn; None makes a new figure.
         **kwargs
             Keyword arguments of :func:`predict_video`.
 
@@ -77,7 +83,10 @@ class EmotionTimelineDisplay:
         Parameters
         ----------
         tracks : list or None, default=None
+            The tracks to draw (ids, or ``(video, id)`` pairs for several
+            clips); None draws all.
         axes : array-like of matplotlib Axes or None, default=None
+            One per track drawn; None makes a new figure.
 
         Returns
         -------

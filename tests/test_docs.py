@@ -1,0 +1,36 @@
+"""Figures quoted in the prose of README.md and docs/ agree with their sources.
+
+Figures that a script writes (``docs/_*_results.rst``) are checked where the
+script's tests live; these are the ones written by hand.
+"""
+
+import json
+import re
+from pathlib import Path
+
+from fer_sklearn import FERCNNClassifier
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _text(path):
+    """The file's text with line breaks and runs of spaces as single spaces."""
+    return " ".join((REPO / path).read_text(encoding="utf-8").split())
+
+
+def test_the_default_cnn_is_described_as_it_is():
+    cnn = FERCNNClassifier()
+    millions = f"{cnn.count_params() / 1e6:.2f}M parameters"
+    assert f"({millions}, {cnn.max_epochs} epochs)" in _text("docs/getting_started.rst")
+    assert f"({millions} by default)" in _text("README.md")
+
+
+def test_the_readme_quotes_the_recorded_fer2013_run():
+    run = json.loads((REPO / "benchmarks/results/cnn.json").read_text())
+    quoted = re.search(r"reached ([\d.]+)% on PublicTest after a (\d+)-minute fit on "
+                       r"(\d) CPU cores with native bfloat16", _text("README.md"))
+    assert quoted, "the README no longer quotes the FER2013 run"
+    assert float(quoted[1]) == round(100 * run["reported_accuracy"], 1)
+    assert int(quoted[2]) == round(run["fit_s"] / 60)
+    assert int(quoted[3]) == run["threads"]
+    assert run["cpu"].endswith("native bfloat16: True")
