@@ -12,7 +12,7 @@ architecture, not the size.
 # %%
 # Data
 # ----
-# 3,000 synthetic faces to train on and 500 others to test on; with
+# 2,000 synthetic faces to train on and 500 others to test on; with
 # ``FER2013_PATH`` set, the same numbers of real faces from the ``Training``
 # and ``PublicTest`` rows instead.
 import os
@@ -31,21 +31,21 @@ if os.environ.get("FER2013_PATH"):
                                       stratify=faces.target, random_state=0)
         return X, y
 
-    X_train, y_train = subset("Training", 3000)
+    X_train, y_train = subset("Training", 2000)
     X_test, y_test = subset("PublicTest", 500)
 else:
-    X_train, y_train = make_faces(3000, random_state=0, return_X_y=True)
+    X_train, y_train = make_faces(2000, random_state=0, return_X_y=True)
     X_test, y_test = make_faces(500, random_state=1, return_X_y=True)
 
 # %%
 # Two networks of the same size
 # -----------------------------
 # A small CNN (three blocks of two 3x3 convolutions, 16 to 64 filters) and a
-# two-hidden-layer perceptron matched to it, both trained for 12 epochs.
+# two-hidden-layer perceptron matched to it, both trained for 10 epochs.
 # So short a run of the CNN learns faster at a learning rate of 0.01 than at
 # its default 0.003. ``validation_fraction`` holds out 10% of the training
 # faces so that ``history_`` also has validation scores.
-common = dict(max_epochs=12, validation_fraction=0.1, random_state=0)
+common = dict(max_epochs=10, validation_fraction=0.1, random_state=0)
 cnn = FERCNNClassifier(n_filters=16, n_blocks=3, lr=1e-2, **common)
 dnn = FERDNNClassifier(match_params=cnn, **common)
 

@@ -15,7 +15,7 @@ how ambiguous each face is. This example shows the mechanics:
 3. the vote shares routed through a grid search, as any fit parameter.
 
 With ``FER2013_PATH`` set and the FER+ file ``fer2013new.csv`` beside it (or
-named by ``FERPLUS_PATH``), it uses the real votes of 1,200 training faces.
+named by ``FERPLUS_PATH``), it uses the real votes of 2,000 training faces.
 Otherwise -- as when this documentation is built -- the votes are
 **simulated**: each synthetic face gets ten votes drawn from a noise model
 written below, so the numbers only demonstrate the mechanics and say nothing
@@ -43,7 +43,7 @@ ferplus = os.environ.get("FERPLUS_PATH") or (
 if fer2013 and ferplus and Path(ferplus).is_file():
     plus = load_fer2013(fer2013, usage="Training", labels="ferplus-proba",
                         ferplus_path=ferplus)
-    keep, _ = train_test_split(np.arange(len(plus.target)), train_size=1200,
+    keep, _ = train_test_split(np.arange(len(plus.target)), train_size=2000,
                                stratify=plus.target, random_state=0)
     X, majority, proba = plus.data[keep], plus.target[keep], plus.target_proba[keep]
     class_names = FERPLUS_CLASSES
@@ -53,7 +53,7 @@ else:
     # per-face clarity in [0.4, 1]; otherwise the vote goes to an emotion
     # often confused with k (fear-surprise, angry-disgust, sad-neutral ...)
     # or, rarely, to any emotion.
-    faces = make_faces(1200, random_state=0)
+    faces = make_faces(2000, random_state=0)
     X, true = faces.data, faces.target
     class_names = EMOTIONS
     confusable = {0: [1, 4], 1: [0, 4], 2: [5, 4], 3: [6], 4: [6, 2], 5: [2], 6: [4, 3]}
@@ -94,15 +94,14 @@ fig.tight_layout()
 # is the loss of each emotion weighted by its share of the votes; ``y``, the
 # majority labels, still gives the classes and is what ``score`` compares
 # the predictions with. The hard-label network gets the majority labels
-# alone. Everything else is the same: a small network, seed, epochs,
-# constant learning rate and the flip augmentation.
+# alone. Everything else is the same: a small network, seed, 10 epochs at a
+# learning rate of 0.01.
 train, test = train_test_split(np.arange(len(X)), test_size=0.25, stratify=majority,
                                random_state=0)
 
 
 def small_cnn(**params):
-    base = dict(n_filters=8, n_blocks=3, convs_per_block=1, max_epochs=6, batch_size=64,
-                augment="flip", lr_schedule="none", test_time_shift=0, random_state=0)
+    base = dict(n_filters=16, n_blocks=3, max_epochs=10, lr=1e-2, random_state=0)
     return FERCNNClassifier(**{**base, **params})
 
 
@@ -115,10 +114,12 @@ hard = small_cnn().fit(X[train], majority[train])
 # Two questions on the held-out faces: is the top class the majority label
 # (accuracy), and how well do the predicted probabilities match the vote
 # shares (cross-entropy against the votes; lower is better)?
+scores = {}
 for name, clf in [("soft labels", soft), ("majority labels", hard)]:
     predicted = clf.predict_proba(X[test])
     accuracy = clf.score(X[test], majority[test])
     cross_entropy = -(proba[test] * np.log(predicted + 1e-12)).sum(axis=1).mean()
+    scores[name] = accuracy, cross_entropy
     print(f"{name:>16}: accuracy {accuracy:.3f}, cross-entropy to the votes "
           f"{cross_entropy:.3f}")
 
@@ -130,10 +131,11 @@ for name, clf in [("soft labels", soft), ("majority labels", hard)]:
 # through :class:`~sklearn.model_selection.GridSearchCV` (or a pipeline, or
 # :func:`~sklearn.model_selection.cross_validate`), sliced with the faces of
 # each fold. Here the search picks the label smoothing on top of the soft
-# labels, by the accuracy against the majority label.
+# labels, by the accuracy against the majority label (``refit=False``: it
+# only ranks the two settings).
 with sklearn.config_context(enable_metadata_routing=True):
     search = GridSearchCV(small_cnn().set_fit_request(target_proba=True),
-                          {"label_smoothing": [0.0, 0.1]}, cv=2)
+                          {"label_smoothing": [0.0, 0.1]}, cv=2, refit=False)
     search.fit(X[train], majority[train], target_proba=proba[train])
 print("best:", search.best_params_, f"cross-validated accuracy {search.best_score_:.3f}")
 
@@ -143,3 +145,12 @@ print("best:", search.best_params_, f"cross-validated accuracy {search.best_scor
 # the soft-label net to learn about it beyond the class-level confusions. On
 # the real FER+ votes the ambiguity is a property of the faces themselves;
 # measure it on FER+ before drawing conclusions.
+
+# %%
+# On the simulated votes this page checks (the documentation build fails
+# otherwise) that the soft-label network learned -- at least 75% of the
+# held-out faces get their majority label -- and that its probabilities are
+# closer to the votes than those of the network trained on majority labels.
+if not (fer2013 and ferplus and Path(ferplus).is_file()):
+    assert scores["soft labels"][0] >= 0.75, scores
+    assert scores["soft labels"][1] < scores["majority labels"][1], scores

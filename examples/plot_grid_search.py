@@ -1,19 +1,16 @@
 """
-Grid search over the architecture and the learning-rate schedule
-================================================================
+Grid search over the network's width and learning rate
+======================================================
 
 The estimators follow scikit-learn's estimator contract, so
 :class:`~sklearn.model_selection.GridSearchCV` searches their parameters like
-any other's -- here the depth of the CNN and the learning-rate schedule --
-and :func:`~sklearn.model_selection.cross_val_score` compares the winner with
+any other's -- here the number of filters of the CNN and its learning rate --
+and :func:`~sklearn.model_selection.cross_val_score` compares the search with
 a classical baseline in a :class:`~sklearn.pipeline.Pipeline`.
 
 Every candidate is trained once per fold, so a search costs candidates x
-folds fits: keep the networks tiny while searching. The numbers below come
-from a few hundred faces and three epochs, so that this page builds in
-seconds; they show the mechanics, not which setting is best. With so small
-a budget the CNNs may stay near chance (1/7) -- a search only ranks the
-candidates for the budget it gives them.
+folds fits: 4 settings x 2 folds here, each on 1,000 synthetic faces for 8
+epochs, about a minute on two CPU cores.
 """
 
 # %%
@@ -35,16 +32,19 @@ from fer_sklearn.datasets import load_fer2013, make_faces
 
 if os.environ.get("FER2013_PATH"):
     faces = load_fer2013(os.environ["FER2013_PATH"], usage="Training")
-    X, _, y, _ = train_test_split(faces.data, faces.target, train_size=600,
+    X, _, y, _ = train_test_split(faces.data, faces.target, train_size=2000,
                                   stratify=faces.target, random_state=0)
 else:
-    X, y = make_faces(600, random_state=0, return_X_y=True)
+    X, y = make_faces(2000, random_state=0, return_X_y=True)
 
 cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+# refit=False: the search only ranks the settings here. With refit=True (the
+# default) it would also retrain the best one on all the faces, as
+# ``search.best_estimator_``.
 search = GridSearchCV(
-    FERCNNClassifier(n_filters=4, max_epochs=3, random_state=0),
-    param_grid={"n_blocks": [2, 3], "lr_schedule": ["onecycle", "none"]},
-    cv=cv,
+    FERCNNClassifier(n_blocks=3, max_epochs=8, random_state=0),
+    param_grid={"n_filters": [4, 16], "lr": [3e-3, 1e-2]},
+    cv=cv, refit=False,
 )
 search.fit(X, y)
 print("best:", search.best_params_, f"accuracy {search.best_score_:.3f}")
@@ -52,26 +52,13 @@ print("best:", search.best_params_, f"accuracy {search.best_score_:.3f}")
 # %%
 # The results
 # -----------
-# ``cv_results_`` holds every candidate's scores and fit times.
+# ``cv_results_`` holds every candidate's scores and fit times. A wider
+# network and, for so short a run, a higher learning rate both help.
 results = pd.DataFrame(search.cv_results_)
-table = results.pivot(index="param_n_blocks", columns="param_lr_schedule",
-                      values="mean_test_score")
+table = results.pivot(index="param_n_filters", columns="param_lr", values="mean_test_score")
 print(table.round(3))
-
-fig, ax = plt.subplots(figsize=(5, 3.5))
-table.plot.bar(ax=ax, rot=0)
-ax.set(xlabel="n_blocks", ylabel="mean CV accuracy", ylim=(0, 1))
-ax.axhline(1 / 7, color="gray", lw=0.8, ls=":", label="chance")
-ax.legend(title="lr_schedule")
-fig.tight_layout()
-
-# %%
-# The refitted best model
-# -----------------------
-# With ``refit=True`` (the default) the best setting is retrained on all the
-# data; it is a fitted estimator like any other, with its own ``history_``.
-best = search.best_estimator_
-print(best.history_[["epoch", "train_loss", "train_acc", "lr"]].round(4).to_string())
+print(results.pivot(index="param_n_filters", columns="param_lr",
+                    values="mean_fit_time").round(1))
 
 # %%
 # Against a baseline in a pipeline
@@ -82,3 +69,19 @@ baseline = make_pipeline(StandardScaler(), PCA(n_components=50, random_state=0),
 scores = cross_val_score(baseline, X, y, cv=cv)
 print(f"PCA + logistic regression: {scores.mean():.3f}; "
       f"best CNN setting: {search.best_score_:.3f}")
+
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+table.plot.bar(ax=ax, rot=0)
+ax.axhline(scores.mean(), color="k", lw=1, ls="--", label="PCA + logistic regression")
+ax.axhline(1 / 7, color="gray", lw=0.8, ls=":", label="chance")
+ax.set(xlabel="n_filters", ylabel="mean CV accuracy", ylim=(0, 1))
+ax.legend(title="lr", fontsize="small")
+fig.tight_layout()
+
+# %%
+# On the synthetic faces this page checks (the documentation build fails
+# otherwise) that the settings differ by at least 5 points and that the
+# best of them beats the baseline.
+if not os.environ.get("FER2013_PATH"):
+    assert table.to_numpy().max() - table.to_numpy().min() >= 0.05, table
+    assert search.best_score_ > scores.mean(), (search.best_score_, scores.mean())

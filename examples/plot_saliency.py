@@ -27,15 +27,15 @@ from fer_sklearn.interpret import SaliencyDisplay, saliency_map, saliency_sanity
 real = bool(os.environ.get("FER2013_PATH"))
 if real:
     faces = load_fer2013(os.environ["FER2013_PATH"], usage="Training")
-    X, _, y, _ = train_test_split(faces.data, faces.target, train_size=3100,
+    X, _, y, _ = train_test_split(faces.data, faces.target, train_size=2100,
                                   stratify=faces.target, random_state=0)
     masks = None
 else:
-    faces = make_faces(3100, random_state=0, return_masks=True)
+    faces = make_faces(2100, random_state=0, return_masks=True)
     X, y, masks = faces.data, faces.target, faces.masks
-X_train, y_train, X_test, y_test = X[:3000], y[:3000], X[3000:], y[3000:]
+X_train, y_train, X_test, y_test = X[:2000], y[:2000], X[2000:], y[2000:]
 
-clf = FERCNNClassifier(n_filters=16, n_blocks=3, max_epochs=12, lr=1e-2, random_state=0)
+clf = FERCNNClassifier(n_filters=16, n_blocks=3, max_epochs=10, lr=1e-2, random_state=0)
 clf.fit(X_train, y_train)
 accuracy = clf.score(X_test, y_test)
 print(f"accuracy on {len(y_test)} held-out faces: {accuracy:.2f}")
@@ -46,7 +46,7 @@ print(f"accuracy on {len(y_test)} held-out faces: {accuracy:.2f}")
 right = clf.predict(X_test) == y_test
 X_show, y_show = X_test[right], y_test[right]
 if masks is not None:
-    masks_show = masks[3000:][right]
+    masks_show = masks[2000:][right]
 print(f"{len(y_show)} correctly classified faces to explain")
 
 # %%

@@ -35,6 +35,7 @@ from skorch.helper import predefined_split
 
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
 from ._precision import PRECISIONS, autocast_dtype
+from ._progress import EpochLogWithTimeLeft, shows_time_left
 from ._test_time import prediction_views
 from .exceptions import FitInterruptedWarning, PixelRangeWarning
 from .callbacks import (
@@ -580,6 +581,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         for i, callback in enumerate(copy.deepcopy(self.callbacks or [])):
             callbacks.append(callback if isinstance(callback, tuple) else (f"user_{i}", callback))
         callbacks.append(("record_lr", RecordLR()))
+        # On a terminal the epoch table gets a time-left line under it.
+        time_left = shows_time_left(self.verbose)
+        if time_left:
+            callbacks.append(("time_left_log", EpochLogWithTimeLeft(type(self).__name__)))
         batch_size = min(self.batch_size, n_train)
         return WeightedNeuralNetClassifier(
             module=module,
@@ -600,6 +605,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             train_split=None if valid is None else predefined_split(valid),
             classes=np.arange(len(self.classes_)),
             callbacks=callbacks,
+            **({"callbacks__print_log": None} if time_left else {}),
             device=device,
             verbose=int(self.verbose),
         )
@@ -918,7 +924,8 @@ _COMMON_DOC = """
         or AMX, recent GPUs) and uses float32 elsewhere. The fitted
         ``module_`` is float32 either way.
     verbose : int, default=0
-        1 prints skorch's per-epoch table.
+        1 prints skorch's per-epoch table; on a terminal a line under it
+        shows the epochs done and the time left.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra callbacks, run after the built-in ones (copied at fit).
 """

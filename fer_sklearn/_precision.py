@@ -76,9 +76,9 @@ def autocast_dtype(precision, device):
 
 
 # On a CPU a forward pass without gradients is faster and leaner in batches
-# of 32 images than of 128 (the default training batch): the pretrained CNN
-# predicted about 1.5 times as many faces per second and its peak memory
-# fell by about 100 MB (benchmarks/bench_inference_batch.py, docs/benchmarks.rst).
+# of 32 images than of 128 (the default training batch): the shipped models
+# predicted 1.3-1.5 times as many faces per second, adding about half the
+# memory (benchmarks/bench_inference_batch.py, docs/benchmarks.rst).
 CPU_INFERENCE_BATCH = 32
 
 

@@ -81,6 +81,31 @@ def test_study_writes_report_results_and_figures(study):
     assert results["environment"]["versions"]["fer_sklearn"] == fer_sklearn.__version__
 
 
+def test_the_report_opens_with_a_summary_and_its_contents(study):
+    html, results = study["html"], study["results"]
+    titles = re.findall(r'<h2 id="([^"]+)">([^<]+)</h2>', html)
+    assert titles[0][1] == "Summary" and len(titles) == 7
+    # The contents link every section, in order.
+    assert re.findall(r'<li><a href="#([^"]+)">', html) == [anchor for anchor, _ in titles]
+    assert f"- [Summary](#{titles[0][0]})" in study["md"]
+    summary = html[html.index('<h2 id="summary">'):html.index(f'<h2 id="{titles[1][0]}">')]
+    assert "95% interval" in summary and "comparison.interval.cnn.0" in summary
+    comparison = results["comparison"]
+    for key in ("cnn", "dnn"):
+        low, high = comparison["interval"][key]
+        accuracy = results["models"][key]["accuracy"][comparison["test_set"]]
+        assert 0 <= low < accuracy < high <= 1
+        # Wilson's score interval is centred on (k + z^2/2) / (n + z^2), z = 1.96,
+        # and half as wide as z sqrt(n p (1-p) + z^2/4) / (n + z^2).
+        n, z = comparison["n_test"], 1.959964
+        k = round(accuracy * n)
+        assert math.isclose((low + high) / 2, (k + z * z / 2) / (n + z * z), rel_tol=1e-6)
+        assert math.isclose((high - low) / 2, z * math.sqrt(k * (n - k) / n + z * z / 4)
+                            / (n + z * z), rel_tol=1e-6)
+    assert np.asarray(results["confusion"]["dnn_normalized"]).shape == (7, 7)
+    assert '<meta name="viewport"' in html and '<div class="table"><table>' in html
+
+
 def _shown_value(text):
     """The number a formatted string shows, and half its last digit (the rounding)."""
     percent = text.endswith("%")

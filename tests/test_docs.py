@@ -34,3 +34,17 @@ def test_the_readme_quotes_the_recorded_fer2013_run():
     assert int(quoted[2]) == round(run["fit_s"] / 60)
     assert int(quoted[3]) == run["threads"]
     assert run["cpu"].endswith("native bfloat16: True")
+
+
+def test_the_inference_batch_table_quotes_its_results_file():
+    results = json.loads((REPO / "benchmarks/results/inference_batch.json").read_text())
+    text = (REPO / "docs/benchmarks.rst").read_text(encoding="utf-8")
+    table = text[text.index("batch   fer2013 faces/s"):]
+    for size, fer2013 in results["results"]["fer2013"].items():
+        ferplus = results["results"]["ferplus"][size]
+        row = re.search(rf"^{size}\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)$", table, re.MULTILINE)
+        assert row, f"no row for batch {size}"
+        assert [float(row[1]), float(row[2])] == [round(fer2013["faces_per_s"], 1),
+                                                  round(ferplus["faces_per_s"], 1)]
+        assert [int(row[3]), int(row[4])] == [round(fer2013["peak_growth_mb"]),
+                                              round(ferplus["peak_growth_mb"])]

@@ -1,7 +1,9 @@
 """FERCNNClassifier and FERDNNClassifier inside the scikit-learn ecosystem."""
 
 import copy
+import io
 import pickle
+import sys
 import tracemalloc
 import warnings
 
@@ -610,3 +612,29 @@ def test_onecycle_with_few_batches_trains(patch_faces, n_samples):
     assert clf.n_iter_ == 1
     # A constant rate: the first (and only) epoch runs at lr.
     assert clf.history_["lr"].tolist() == [clf.lr]
+
+
+class _Terminal(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_verbose_fit_shows_time_left_on_a_terminal_only(monkeypatch, capsys, terminal):
+    X, y = make_faces(70, random_state=0, return_X_y=True)
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    FERCNNClassifier(n_filters=2, n_blocks=1, max_epochs=3, verbose=1, random_state=0).fit(X, y)
+    table = capsys.readouterr().out
+    # One epoch table either way (the time-left log replaces skorch's, not adds to it).
+    assert table.count("train_loss") == 1 and "\r" not in table
+    assert [line.split()[0] for line in table.splitlines()[2:]] == ["1", "2", "3"]
+    if terminal:
+        drawn = stderr.getvalue()
+        assert "FERCNNClassifier: 1/3 epochs" in drawn and "left" in drawn
+        assert "FERCNNClassifier: 2/3 epochs" in drawn
+        assert drawn.endswith("\r\x1b[K")  # erased at the end of the fit
+    else:
+        assert stderr.getvalue() == ""

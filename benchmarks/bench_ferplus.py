@@ -1,0 +1,163 @@
+"""FER+ with majority labels against FER+ with the vote distributions: same recipe, same seed.
+
+FER+ (Barsoum et al., 2016) gives each FER2013 face ten crowd votes. This
+script trains :class:`~fer_sklearn.FERCNNClassifier` on the FER+ labels of
+the Training rows (rows without an unambiguous majority dropped, as
+``load_fer2013(labels="ferplus")`` does) either on the majority label
+(``--labels majority``) or with cross-entropy on the vote shares
+(``--labels distribution``: ``fit(X, y, target_proba=shares)``), everything
+else equal: the library's defaults but ``--max-epochs``, seed 0. It reports
+on the PublicTest rows (FER+'s "valid" split; its test split, the
+PrivateTest rows, is withheld): accuracy against the majority label,
+per-class recall, macro-F1, the top-label ECE (:mod:`fer_sklearn.calibration`)
+and the cross-entropy of the predictions to the votes, and writes them to
+``benchmarks/results/ferplus_<labels>.json``.
+
+``--model PATH`` evaluates a fitted model instead of training one: the
+shipped ``ferplus`` model *is* the majority-label run of this recipe (30
+epochs, seed 0; its file records the command that made it).
+
+Usage::
+
+    python benchmarks/bench_ferplus.py --labels distribution --max-epochs 30   # about 1 h
+    python benchmarks/bench_ferplus.py --labels majority --model fer_sklearn/pretrained/ferplus.skops
+    python benchmarks/bench_ferplus.py --docs   # docs/_ferplus_results.rst from the JSON files
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from pretrained import DATA, REPO, SEED, git_commit, sha256  # benchmarks/ is the script's dir
+from sklearn.metrics import f1_score
+
+from fer_sklearn import FERCNNClassifier, load, read_metadata, save
+from fer_sklearn.calibration import expected_calibration_error
+from fer_sklearn.datasets import load_fer2013
+
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def load_votes(csv, ferplus):
+    """Training and PublicTest pixels, majority labels (class names) and vote shares.
+
+    The shares' columns are reordered to the sorted class names, the order of
+    a fitted estimator's ``classes_``, which ``target_proba`` follows.
+    """
+    bunch = load_fer2013(csv, labels="ferplus-proba", ferplus_path=ferplus)
+    names = np.asarray(bunch.target_names)
+    order = np.argsort(names)
+    labels, shares = names[bunch.target], bunch.target_proba[:, order]
+    split = {usage: bunch.usage == usage for usage in ("Training", "PublicTest")}
+    return ({usage: (bunch.data[rows], labels[rows], shares[rows])
+             for usage, rows in split.items()}, names[order].tolist())
+
+
+def evaluate(model, X, y, shares, classes):
+    proba = model.predict_proba(X)
+    assert list(model.classes_) == classes
+    y_pred = model.classes_[proba.argmax(axis=1)]
+    return {
+        "accuracy": float(np.mean(y_pred == y)),
+        "n_faces": int(len(y)),
+        "recall": {c: float(np.mean(y_pred[y == c] == c)) for c in classes},
+        "macro_f1": float(f1_score(y, y_pred, average="macro")),
+        "ece": float(expected_calibration_error(y, proba, labels=classes)),
+        "cross_entropy_to_votes": float(-(shares * np.log(np.clip(proba, 1e-12, 1)))
+                                        .sum(axis=1).mean()),
+    }
+
+
+def write_docs(path):
+    """The runs' figures side by side, as reStructuredText."""
+    runs = {labels: json.loads((RESULTS / f"ferplus_{labels}.json").read_text())
+            for labels in ("majority", "distribution")
+            if (RESULTS / f"ferplus_{labels}.json").is_file()}
+    classes = next(iter(runs.values()))["classes"]
+    header = ["training labels", "accuracy", "macro-F1", "ECE", "cross-entropy to votes",
+              *classes]
+    rows = [[labels, f"{run['publictest']['accuracy']:.1%}",
+             f"{run['publictest']['macro_f1']:.3f}", f"{run['publictest']['ece']:.3f}",
+             f"{run['publictest']['cross_entropy_to_votes']:.3f}",
+             *(f"{run['publictest']['recall'][c]:.0%}" for c in classes)]
+            for labels, run in runs.items()]
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines += [f"   * - {row[0]}", *(f"     - {cell}" for cell in row[1:])]
+    lines.append("")
+    for labels, run in runs.items():
+        lines.append(f"- {labels}: ``{run['command']}``; {run['recipe']['max_epochs']} epochs, "
+                     f"seed {run['seed']}, fit {run['fit_seconds'] / 60:.0f} min on "
+                     f"{run['machine']['torch_threads']} threads ({run['machine']['processor']}).")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--labels", choices=("majority", "distribution"))
+    parser.add_argument("--max-epochs", type=int, default=30)
+    parser.add_argument("--model", help="evaluate this fitted model instead of training")
+    parser.add_argument("--save", help="also save the trained model to this .skops file")
+    parser.add_argument("--data", default=os.environ.get("FER2013_PATH",
+                                                         str(DATA / "fer2013.csv.gz")))
+    parser.add_argument("--ferplus", default=str(DATA / "fer2013new.csv"))
+    parser.add_argument("--limit", type=int, default=None,
+                        help="train on the first N Training rows only (a smoke test)")
+    parser.add_argument("--docs", action="store_true",
+                        help="write docs/_ferplus_results.rst from the JSON files; train nothing")
+    args = parser.parse_args(argv)
+    if args.docs:
+        write_docs(REPO / "docs" / "_ferplus_results.rst")
+        return
+    if args.labels is None:
+        parser.error("--labels is needed (or --docs)")
+    splits, classes = load_votes(args.data, args.ferplus)
+    X, y, shares = splits["Training"]
+    if args.limit:
+        X, y, shares = X[:args.limit], y[:args.limit], shares[:args.limit]
+    command = "python benchmarks/bench_ferplus.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    if args.model:
+        model = load(args.model)
+        metadata = read_metadata(args.model)
+        fit_seconds, trained_by = metadata.get("fit_seconds"), metadata.get("command")
+    else:
+        model = FERCNNClassifier(random_state=SEED, max_epochs=args.max_epochs, verbose=1)
+        start = time.perf_counter()
+        model.fit(X, y, **({"target_proba": shares} if args.labels == "distribution" else {}))
+        fit_seconds, trained_by = time.perf_counter() - start, command
+        if args.save:
+            save(model, args.save, metadata={"command": command, "fit_seconds": fit_seconds})
+    report = {
+        "labels": args.labels,
+        "command": command,
+        "trained_by": trained_by,
+        "classes": classes,
+        "n_train": int(len(y)),
+        "recipe": {k: v for k, v in model.get_params().items()
+                   if isinstance(v, (str, int, float, bool, type(None)))},
+        "seed": SEED,
+        "fit_seconds": fit_seconds,
+        "publictest": evaluate(model, *splits["PublicTest"], classes),
+        "data_sha256": {os.path.basename(f): sha256(f) for f in (args.data, args.ferplus)},
+        "git_commit": git_commit(),
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "processor": platform.processor() or platform.machine(),
+                    "torch_threads": torch.get_num_threads()},
+    }
+    out = RESULTS / f"ferplus_{args.labels}.json"
+    if args.limit:
+        out = out.with_name(f"ferplus_{args.labels}_limit{args.limit}.json")
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["publictest"], indent=1))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
