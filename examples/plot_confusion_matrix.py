@@ -32,7 +32,7 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=400, stratif
 
 # 2,000 faces, 10 epochs at a learning rate of 0.01 (faster than the default
 # 0.003 for so short a run).
-clf = FERCNNClassifier(n_filters=16, n_blocks=3, max_epochs=10, lr=1e-2, random_state=0)
+clf = FERCNNClassifier(n_filters=8, n_blocks=3, max_epochs=10, lr=1e-2, random_state=0)
 clf.fit(X_train, y_train)
 y_pred = clf.predict(X_test)
 print(classification_report(y_test, y_pred, target_names=EMOTIONS, zero_division=0))

@@ -40,9 +40,10 @@ else:
 cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
 # refit=False: the search only ranks the settings here. With refit=True (the
 # default) it would also retrain the best one on all the faces, as
-# ``search.best_estimator_``.
+# ``search.best_estimator_``. test_time_shift=0 scores each fold on 2 views of
+# a face (it and its mirror) instead of 10, which is quicker.
 search = GridSearchCV(
-    FERCNNClassifier(n_blocks=3, max_epochs=8, random_state=0),
+    FERCNNClassifier(n_blocks=3, max_epochs=8, test_time_shift=0, random_state=0),
     param_grid={"n_filters": [4, 16], "lr": [3e-3, 1e-2]},
     cv=cv, refit=False,
 )

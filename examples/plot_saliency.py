@@ -35,7 +35,7 @@ else:
     X, y, masks = faces.data, faces.target, faces.masks
 X_train, y_train, X_test, y_test = X[:2000], y[:2000], X[2000:], y[2000:]
 
-clf = FERCNNClassifier(n_filters=16, n_blocks=3, max_epochs=10, lr=1e-2, random_state=0)
+clf = FERCNNClassifier(n_filters=8, n_blocks=3, max_epochs=10, lr=1e-2, random_state=0)
 clf.fit(X_train, y_train)
 accuracy = clf.score(X_test, y_test)
 print(f"accuracy on {len(y_test)} held-out faces: {accuracy:.2f}")
@@ -44,10 +44,10 @@ print(f"accuracy on {len(y_test)} held-out faces: {accuracy:.2f}")
 # A map explains what the network did, right or wrong; to see what it uses
 # when it is right, explain held-out faces it classifies correctly.
 right = clf.predict(X_test) == y_test
-X_show, y_show = X_test[right], y_test[right]
+X_show, y_show = X_test[right][:32], y_test[right][:32]
 if masks is not None:
-    masks_show = masks[2000:][right]
-print(f"{len(y_show)} correctly classified faces to explain")
+    masks_show = masks[2000:][right][:32]
+print(f"{right.sum()} correctly classified; the first {len(y_show)} are explained below")
 
 # %%
 # One method, with the display

@@ -179,7 +179,7 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         return np.array(rows, np.float32).reshape(len(images), self.size * self.size)
 
     def get_feature_names_out(self, input_features=None):
-        """Pixel column names ``pixel_0 .. pixel_{size*size-1}``, as :func:`load_fer2013`.
+        """Pixel column names, ``pixel_0`` to ``pixel_{size*size-1}``, as :func:`load_fer2013`.
 
         Parameters
         ----------
