@@ -48,3 +48,23 @@ def test_the_inference_batch_table_quotes_its_results_file():
                                                   round(ferplus["faces_per_s"], 1)]
         assert [int(row[3]), int(row[4])] == [round(fer2013["peak_growth_mb"]),
                                               round(ferplus["peak_growth_mb"])]
+
+
+def test_the_study_page_quotes_the_recorded_study():
+    run = json.loads((REPO / "benchmarks/results/study_synthetic.json").read_text())
+    models, test = run["models"], run["comparison"]["test_set"]
+    text = _text("docs/study.rst")
+    quoted = re.search(r"``fer-sklearn study`` - (\d+) s \(idle; its ``wall_seconds``\) - "
+                       r"([\d.]+)% \(([\d,]+) parameters\) vs ([\d.]+)% \(([\d,]+)\), on "
+                       r"([\d,]+) test faces", text)
+    assert quoted, "the study page no longer quotes the recorded run"
+    assert int(quoted[1]) == round(run["wall_seconds"])
+    # The test accuracy, not the validation one (the two differ by a few tenths).
+    assert float(quoted[2]) == round(100 * models["cnn"]["accuracy"][test], 1)
+    assert float(quoted[4]) == round(100 * models["dnn"]["accuracy"][test], 1)
+    assert int(quoted[3].replace(",", "")) == models["cnn"]["n_params"]
+    assert int(quoted[5].replace(",", "")) == models["dnn"]["n_params"]
+    assert int(quoted[6].replace(",", "")) == run["comparison"]["n_test"]
+    validation = re.search(r"validation accuracy, on the 10% of the training faces held out "
+                           r"for the curves, was ([\d.]+)%", text)
+    assert float(validation[1]) == round(100 * models["cnn"]["final_epoch"]["valid_acc"], 1)

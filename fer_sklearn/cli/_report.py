@@ -142,7 +142,10 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9rem; color: #555; }
 .num { font-variant-numeric: tabular-nums; }
 nav ul { padding-left: 1.2rem; }
-@media (max-width: 40rem) { body { margin: 1rem auto; } h1 { font-size: 1.5rem; } }
+@media (max-width: 40rem) {
+  body { margin: 1rem auto; } h1 { font-size: 1.5rem; }
+  table { font-size: .8rem; } th, td { padding: .2rem .4rem; } td { white-space: nowrap; }
+}
 """
 
 

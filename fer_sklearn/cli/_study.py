@@ -185,6 +185,8 @@ _INTERPRET = {False: dict(filter_steps=128, n_mask=300, n_sanity=16),
               True: dict(filter_steps=32, n_mask=70, n_sanity=8)}
 _VALIDATION_FRACTION = 0.1
 _METHODS = ("gradient", "gradcam")
+# How the report names them in prose and tables.
+_METHOD_NAMES = {"gradient": "Gradient", "gradcam": "Grad-CAM"}
 
 
 def study_settings(*, data, quick, epochs=None, n_samples=None, n_filters=None, n_blocks=None):
@@ -376,15 +378,15 @@ def _summary_section(results):
              Num(f"models.{key}.accuracy.{test}", ".1%"),
              (Num(f"comparison.interval.{key}.0", ".1%"), " to ",
               Num(f"comparison.interval.{key}.1", ".1%"))]
-            for key, label in (("cnn", "CNN"), ("dnn", "Parameter-matched DNN"))]
+            for key, label in (("cnn", "CNN"), ("dnn", "DNN"))]
     gap = comp["accuracy_difference_points"]
     return Section("Summary", [
         ("With the same number of parameters, does a convolutional network (CNN) recognise "
          "facial expressions better than a multilayer perceptron (DNN)? Both were trained on "
-         "the same ", Num("data.n_train", ",d"), f" faces ({data['source']}) and tested on ",
-         Num("comparison.n_test", ",d"), f" {test} faces they had not seen. Chance is ",
-         Num("comparison.chance", ".1%"), "."),
-        Table(["Model", "Parameters", f"{test} accuracy", "95% interval"], rows),
+         "the same ", Num("data.n_train", ",d"), " faces and tested on ",
+         Num("comparison.n_test", ",d"), f" {test} faces they had not seen; the data: "
+         f"{data['source']}. Chance is ", Num("comparison.chance", ".1%"), "."),
+        Table(["Model", "Parameters", f"Accuracy ({test})", "95% interval"], rows),
         ("The CNN is ", Num("comparison.accuracy_difference_points", ".1f", True),
          f" points {'more' if gap >= 0 else 'less'} accurate. The intervals (Wilson score "
          "intervals of a binomial proportion) give the uncertainty from the number of test "
@@ -432,7 +434,7 @@ def _comparison_section(results, folder):
                      *(Num(f"{base}.accuracy.{name}", ".1%") for name in models[key]["accuracy"]),
                      Num(f"{base}.fit_seconds", ".0f")])
     header = ["Model", "Parameters", "Train acc. (last epoch)", "Validation acc.",
-              *(f"{name} acc." for name in models["cnn"]["accuracy"]), "Fit time (s)"]
+              *(f"Acc. ({name})" for name in models["cnn"]["accuracy"]), "Fit time (s)"]
     figure = _curves_figure({"CNN": models["cnn"]["history"], "DNN": models["dnn"]["history"]},
                             folder, "cnn_vs_dnn_training_curves.png")
     sizes = " x ".join(map(str, results["models"]["dnn"]["hidden_layer_sizes"]))
@@ -541,7 +543,7 @@ def _saliency(results, cnn, data, settings, seed, folder, say):
                         display_labels=display_labels, method=method).plot(
             ax=fig.subplots(len(samples), 3, squeeze=False))
         figures.append(Figure(_save(fig, folder, f"saliency_{method}.png"),
-                              f"{method.capitalize()} saliency of the predicted class: "
+                              f"{_METHOD_NAMES[method]} saliency of the predicted class: "
                               "face, map, overlay."))
     sanity = {}
     for method in _METHODS:
@@ -567,7 +569,7 @@ def _saliency(results, cnn, data, settings, seed, folder, say):
                        "faces (no --data) measures it.",))
     rows = []
     for method in _METHODS:
-        row = [method]
+        row = [_METHOD_NAMES[method]]
         if data.masks is not None:
             row += [Num(f"saliency.mask.{method}.{r}", ".0%") for r in ("eyes", "mouth", "both")]
             row.append(Num(f"saliency.mask.{method}.concentration", ".1f"))
@@ -585,7 +587,8 @@ def _saliency(results, cnn, data, settings, seed, folder, say):
         kind = ("low: the maps depend on what the network learned, as they should"
                 if spearman < 0.5 else
                 "high: the maps partly reflect the input itself rather than the model")
-        sentence = [f"{method}: after all weights are re-initialised the maps keep a rank "
+        sentence = [f"{_METHOD_NAMES[method]}: after all weights are re-initialised the "
+                    "maps keep a rank "
                     "correlation of ", Num(f"saliency.sanity.{method}.spearman", ".2f"),
                     f" with the trained network's ({kind})."]
         if data.masks is not None:

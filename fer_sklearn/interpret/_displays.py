@@ -22,7 +22,8 @@ def _axes_grid(ax, n_panels, n_cols, panel_size=1.6):
 
     n_rows = -(-n_panels // n_cols)
     if ax is None:
-        fig, ax = plt.subplots(n_rows, n_cols, squeeze=False,
+        # Constrained layout keeps two-line titles and colour bars off the next row.
+        fig, ax = plt.subplots(n_rows, n_cols, squeeze=False, layout="constrained",
                                figsize=(panel_size * n_cols, panel_size * n_rows))
     ax = np.asarray(ax, dtype=object)
     if ax.size != n_rows * n_cols:
