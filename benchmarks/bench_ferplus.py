@@ -80,8 +80,8 @@ def write_docs(path):
             for labels in ("majority", "distribution")
             if (RESULTS / f"ferplus_{labels}.json").is_file()}
     classes = next(iter(runs.values()))["classes"]
-    header = ["training labels", "accuracy", "macro-F1", "ECE", "cross-entropy to votes",
-              *classes]
+    header = ["Training labels", "Accuracy", "Macro-F1", "ECE", "Cross-entropy to votes",
+              *(f"Recall: {c}" for c in classes)]
     rows = [[labels, f"{run['publictest']['accuracy']:.1%}",
              f"{run['publictest']['macro_f1']:.3f}", f"{run['publictest']['ece']:.3f}",
              f"{run['publictest']['cross_entropy_to_votes']:.3f}",
@@ -92,8 +92,10 @@ def write_docs(path):
         lines += [f"   * - {row[0]}", *(f"     - {cell}" for cell in row[1:])]
     lines.append("")
     for labels, run in runs.items():
-        lines.append(f"- {labels}: ``{run['command']}``; {run['recipe']['max_epochs']} epochs, "
-                     f"seed {run['seed']}, fit {run['fit_seconds'] / 60:.0f} min on "
+        made = (f"trained by ``{run['trained_by']}``, evaluated by ``{run['command']}``"
+                if run["trained_by"] != run["command"] else f"``{run['command']}``")
+        lines.append(f"- {labels}: {made}; {run['recipe']['max_epochs']} epochs, seed "
+                     f"{run['seed']}, fit {run['fit_seconds'] / 60:.0f} min on "
                      f"{run['machine']['torch_threads']} threads ({run['machine']['processor']}).")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 

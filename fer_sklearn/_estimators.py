@@ -815,7 +815,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             views = torch.cat(list(prediction_views(batch, flip, shift)))
             proba = self.net_.predict_proba(views).astype(np.float64)
             probas.append(proba.reshape(-1, len(batch), proba.shape[1]).mean(axis=0))
-        return np.concatenate(probas)
+        proba = np.concatenate(probas)
+        # The network's softmax is float32: rows sum to 1 only within ~1e-7, which
+        # scikit-learn's log_loss warns about. Renormalised in float64 they sum to 1.
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def _test_time_views(self):
         """``(flip, shift)`` of the test-time views, checked as fit checks them.

@@ -4,6 +4,7 @@ Figures that a script writes (``docs/_*_results.rst``) are checked where the
 script's tests live; these are the ones written by hand.
 """
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -48,6 +49,12 @@ def test_the_inference_batch_table_quotes_its_results_file():
                                                   round(ferplus["faces_per_s"], 1)]
         assert [int(row[3]), int(row[4])] == [round(fer2013["peak_growth_mb"]),
                                               round(ferplus["peak_growth_mb"])]
+    # The model page quotes the same runs.
+    speed = {model: {size: round(run["faces_per_s"]) for size, run in runs.items()}
+             for model, runs in results["results"].items()}
+    assert (f"{speed['fer2013']['32']} (``fer2013``) and {speed['ferplus']['32']} (``ferplus``) "
+            f"faces/s against {speed['fer2013']['128']} and {speed['ferplus']['128']} with 128"
+            ) in _text("docs/pretrained.rst")
 
 
 def test_the_study_page_quotes_the_recorded_study():
@@ -68,3 +75,14 @@ def test_the_study_page_quotes_the_recorded_study():
     validation = re.search(r"validation accuracy, on the 10% of the training faces held out "
                            r"for the curves, was ([\d.]+)%", text)
     assert float(validation[1]) == round(100 * models["cnn"]["final_epoch"]["valid_acc"], 1)
+
+
+def test_the_ferplus_comparison_is_generated_from_its_results(tmp_path, monkeypatch):
+    # The page's table is what the benchmark script makes of its JSON files now.
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench_ferplus = importlib.import_module("bench_ferplus")
+    bench_ferplus.write_docs(tmp_path / "table.rst")
+    shipped = (REPO / "docs/_ferplus_results.rst").read_text(encoding="utf-8")
+    assert (tmp_path / "table.rst").read_text(encoding="utf-8") == shipped
+    majority = json.loads((REPO / "benchmarks/results/ferplus_majority.json").read_text())
+    assert f"{majority['publictest']['accuracy']:.1%}" in shipped

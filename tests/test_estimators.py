@@ -446,6 +446,19 @@ def test_predict_proba_in_batches_equals_the_whole_array_at_once(tiny_faces):
     np.testing.assert_allclose(clf.predict_proba(X.astype(np.float64)), whole, atol=1e-6)
 
 
+def test_probability_rows_sum_to_one_in_float64(tiny_faces):
+    from sklearn.metrics import log_loss
+
+    X, y = tiny_faces
+    clf = tiny_cnn(max_epochs=1, precision="float32").fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=4 * np.finfo(float).eps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log_loss warns when rows do not sum to 1
+        assert np.isfinite(log_loss(y, proba, labels=clf.classes_))
+
+
 def test_predict_proba_converts_one_batch_at_a_time(tiny_faces):
     X, y = tiny_faces
     # One view: the views are torch tensors, which tracemalloc does not see.
