@@ -19,7 +19,7 @@ epochs, seed 0; its file records the command that made it).
 
 Usage::
 
-    python benchmarks/bench_ferplus.py --labels distribution --max-epochs 30   # about 1 h
+    python benchmarks/bench_ferplus.py --labels distribution --max-epochs 30   # 1-1.5 h
     python benchmarks/bench_ferplus.py --labels majority --model fer_sklearn/pretrained/ferplus.skops
     python benchmarks/bench_ferplus.py --docs   # docs/_ferplus_results.rst from the JSON files
 """
@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pretrained import DATA, REPO, SEED, git_commit, sha256  # benchmarks/ is the script's dir
+from fer2013 import cpu_description  # benchmarks/ is the script's directory
+from pretrained import DATA, REPO, SEED, git_commit, sha256
 from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
 
 from fer_sklearn import FERCNNClassifier, load, read_metadata, save
 from fer_sklearn.calibration import expected_calibration_error
@@ -60,8 +62,10 @@ def load_votes(csv, ferplus):
 
 
 def evaluate(model, X, y, shares, classes):
+    if list(model.classes_) != classes:
+        raise ValueError(f"the model's classes {list(model.classes_)} are not the FER+ "
+                         f"classes {classes}")
     proba = model.predict_proba(X)
-    assert list(model.classes_) == classes
     y_pred = model.classes_[proba.argmax(axis=1)]
     return {
         "accuracy": float(np.mean(y_pred == y)),
@@ -94,9 +98,11 @@ def write_docs(path):
     for labels, run in runs.items():
         made = (f"trained by ``{run['trained_by']}``, evaluated by ``{run['command']}``"
                 if run["trained_by"] != run["command"] else f"``{run['command']}``")
+        machine = run["machine"]
         lines.append(f"- {labels}: {made}; {run['recipe']['max_epochs']} epochs, seed "
-                     f"{run['seed']}, fit {run['fit_seconds'] / 60:.0f} min on "
-                     f"{run['machine']['torch_threads']} threads ({run['machine']['processor']}).")
+                     f"{run['seed']}, {run['precision_used']}, fit "
+                     f"{run['fit_seconds'] / 60:.0f} min on {machine['torch_threads']} threads "
+                     f"({machine.get('cpu') or machine['processor']}).")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -110,7 +116,7 @@ def main(argv=None):
                                                          str(DATA / "fer2013.csv.gz")))
     parser.add_argument("--ferplus", default=str(DATA / "fer2013new.csv"))
     parser.add_argument("--limit", type=int, default=None,
-                        help="train on the first N Training rows only (a smoke test)")
+                        help="train on N Training rows only, a stratified sample (a smoke test)")
     parser.add_argument("--docs", action="store_true",
                         help="write docs/_ferplus_results.rst from the JSON files; train nothing")
     args = parser.parse_args(argv)
@@ -122,20 +128,32 @@ def main(argv=None):
     splits, classes = load_votes(args.data, args.ferplus)
     X, y, shares = splits["Training"]
     if args.limit:
-        X, y, shares = X[:args.limit], y[:args.limit], shares[:args.limit]
+        # Stratified, so that every class, contempt too, is among the rows.
+        X, _, y, _, shares, _ = train_test_split(X, y, shares, train_size=args.limit,
+                                                 stratify=y, random_state=SEED)
     command = "python benchmarks/bench_ferplus.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     if args.model:
         model = load(args.model)
         metadata = read_metadata(args.model)
         fit_seconds, trained_by = metadata.get("fit_seconds"), metadata.get("command")
+        trained_on = metadata.get("machine")
+        # The labels it was trained on: recorded by --save; the shipped file, made by
+        # benchmarks/pretrained.py, was trained on majority labels.
+        trained_labels = metadata.get("labels") or (
+            "distribution" if "--labels distribution" in (trained_by or "") else "majority")
+        if trained_labels != args.labels:
+            parser.error(f"{args.model} was trained on {trained_labels} labels, "
+                         f"not {args.labels}")
     else:
         model = FERCNNClassifier(random_state=SEED, max_epochs=args.max_epochs, verbose=1)
         start = time.perf_counter()
         model.fit(X, y, **({"target_proba": shares} if args.labels == "distribution" else {}))
         fit_seconds, trained_by = time.perf_counter() - start, command
+        trained_on = None
         if args.save:
-            save(model, args.save, metadata={"command": command, "fit_seconds": fit_seconds})
+            save(model, args.save, metadata={"command": command, "fit_seconds": fit_seconds,
+                                             "labels": args.labels})
     report = {
         "labels": args.labels,
         "command": command,
@@ -149,9 +167,11 @@ def main(argv=None):
         "publictest": evaluate(model, *splits["PublicTest"], classes),
         "data_sha256": {os.path.basename(f): sha256(f) for f in (args.data, args.ferplus)},
         "git_commit": git_commit(),
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "processor": platform.processor() or platform.machine(),
-                    "torch_threads": torch.get_num_threads()},
+        "precision_used": "float32" if model.net_.autocast_dtype is None else "bfloat16",
+        "machine": trained_on or {"python": platform.python_version(),
+                                  "torch": torch.__version__, "cpu": cpu_description(),
+                                  "processor": platform.processor() or platform.machine(),
+                                  "torch_threads": torch.get_num_threads()},
     }
     out = RESULTS / f"ferplus_{args.labels}.json"
     if args.limit:

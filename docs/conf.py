@@ -170,8 +170,9 @@ def _is_foreign(member):
     """Whether a class member (function, method, property) comes from another project."""
     for attribute in ("__func__", "fget"):
         member = getattr(member, attribute, member)
+    # Builtins (an exception's with_traceback) have no module: foreign too.
     module = getattr(member, "__module__", None) or ""
-    return bool(module) and not module.startswith("fer_sklearn")
+    return not module.startswith("fer_sklearn")
 
 
 def _own_methods():

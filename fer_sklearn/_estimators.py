@@ -35,7 +35,7 @@ from skorch.helper import predefined_split
 
 from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
 from ._precision import PRECISIONS, autocast_dtype
-from ._progress import EpochLogWithTimeLeft, shows_time_left
+from ._progress import TimeLeft, shows_time_left
 from ._test_time import prediction_views
 from .exceptions import FitInterruptedWarning, PixelRangeWarning
 from .callbacks import (
@@ -581,10 +581,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         for i, callback in enumerate(copy.deepcopy(self.callbacks or [])):
             callbacks.append(callback if isinstance(callback, tuple) else (f"user_{i}", callback))
         callbacks.append(("record_lr", RecordLR()))
-        # On a terminal the epoch table gets a time-left line under it.
-        time_left = shows_time_left(self.verbose)
-        if time_left:
-            callbacks.append(("time_left_log", EpochLogWithTimeLeft(type(self).__name__)))
+        if shows_time_left(self.verbose):
+            # First of these, to erase its line before early stopping or the table print.
+            callbacks.insert(0, ("time_left", TimeLeft(type(self).__name__)))
         batch_size = min(self.batch_size, n_train)
         return WeightedNeuralNetClassifier(
             module=module,
@@ -605,7 +604,6 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             train_split=None if valid is None else predefined_split(valid),
             classes=np.arange(len(self.classes_)),
             callbacks=callbacks,
-            **({"callbacks__print_log": None} if time_left else {}),
             device=device,
             verbose=int(self.verbose),
         )
@@ -858,7 +856,10 @@ _COMMON_DOC = """
     batch_size : int, default=128
         Images per training step, and per prediction batch: ``predict_proba``
         standardises the images and builds their test-time views this many
-        at a time.
+        at a time. Passes without gradients (prediction, validation) feed
+        the network 32 images at a time on a CPU, which is faster there
+        (``benchmarks/bench_inference_batch.py``), and ``batch_size`` images
+        on a GPU.
     optimizer : {{"adam", "adamw", "sgd"}} or torch optimizer class, default="adamw"
         ``"sgd"`` uses Nesterov momentum 0.9.
     weight_decay : float, default={weight_decay}

@@ -1,11 +1,11 @@
 """Progress on a terminal: one line redrawn in place (done, rate, time left), and the
-skorch epoch log that keeps such a line under its table while a network trains."""
+skorch callback that keeps such a line under the epoch table while a network trains."""
 
 import math
 import sys
 import time
 
-from skorch.callbacks import PrintLog
+from skorch.callbacks import Callback
 
 
 def _duration(seconds):
@@ -23,31 +23,42 @@ class ProgressLine:
 
     Written only when ``enabled`` (the callers pass a verbosity, the command
     line ``stderr.isatty()``), so pipes and CI logs stay clean. Units slower
-    than one a second show as seconds per unit (``112 s/epoch``).
+    than one a second show as time per unit (``1 min 52 s/epoch``). The line
+    goes to ``stream``, or to whatever ``sys.stderr`` is when it is drawn (so
+    that an object holding the line can still be pickled).
     """
 
     def __init__(self, label, total=None, *, unit="frames", enabled=True, stream=None):
         self.label, self.total, self.unit = label, total, unit
         self.enabled = enabled
-        self.stream = stream or sys.stderr
+        self.stream = stream
         self.done = 0
         self._start = time.perf_counter()
         self._shown = -math.inf
 
-    def update(self, n=1):
+    def update(self, n=1, *, draw=True):
+        """Count ``n`` more done; redraw unless ``draw`` is False or it was just drawn."""
         self.done += n
         now = time.perf_counter()
-        if self.enabled and now - self._shown >= 0.25:
+        if draw and now - self._shown >= 0.25:
+            self.draw(now)
+
+    def draw(self, now=None):
+        if self.enabled:
+            now = time.perf_counter() if now is None else now
             self._shown = now
-            self.stream.write("\r" + self._text(now) + "\x1b[K")
-            self.stream.flush()
+            self._write("\r" + self._text(now) + "\x1b[K")
 
     def clear(self):
         """Erase the line, so that other output can take its place."""
         if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+            self._write("\r\x1b[K")
             self._shown = -math.inf  # redraw at the next update
+
+    def _write(self, text):
+        stream = self.stream or sys.stderr
+        stream.write(text)
+        stream.flush()
 
     def _text(self, now):
         elapsed = max(now - self._start, 1e-9)
@@ -66,36 +77,31 @@ class ProgressLine:
 
     def close(self):
         if self.enabled:
-            self.stream.write("\r" + self._text(time.perf_counter()) + "\x1b[K\n")
-            self.stream.flush()
+            self._write("\r" + self._text(time.perf_counter()) + "\x1b[K\n")
 
 
-class EpochLogWithTimeLeft(PrintLog):
-    """skorch's per-epoch table, with ``fit: 3/60 epochs, 1 min 52 s/epoch, 1 h 49 min left``
-    kept on the line under it on a terminal.
+class TimeLeft(Callback):
+    """``fit: 3/60 epochs, 1 min 52 s/epoch, 1 h 49 min left`` on a terminal while a net trains.
 
-    It replaces the net's ``print_log`` callback; the progress line goes to
-    stderr and is erased before each new row of the table, so the two never
-    mix. Its time left assumes the remaining epochs take as long as the
-    finished ones (early stopping may end the fit sooner).
+    The line is drawn when an epoch begins (after the previous epoch's row of
+    the table) and erased when it ends, before any other callback prints:
+    so it must come first among the net's callbacks. Its time left assumes
+    the remaining epochs take as long as the finished ones (early stopping
+    may end the fit sooner).
     """
 
-    def __init__(self, label="fit", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, label="fit"):
         self.label = label
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        self.progress_ = ProgressLine(self.label, net.max_epochs, unit="epochs")
+        self.line_ = ProgressLine(self.label, net.max_epochs, unit="epochs")
 
-    def on_epoch_end(self, net, **kwargs):
-        self.progress_.clear()
-        super().on_epoch_end(net, **kwargs)
-        self.progress_.update()
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.line_.draw()
 
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        self.progress_.clear()
-        super().on_train_end(net, X=X, y=y, **kwargs)
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.line_.clear()
+        self.line_.update(draw=False)
 
 
 def shows_time_left(verbose):

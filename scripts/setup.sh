@@ -15,20 +15,28 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 say() { echo "[setup $((SECONDS - start)) s] $*"; }
 if [[ -t 1 && -z "${CI:-}" ]]; then quiet=(); else quiet=(-q); fi
+pip_install() {  # ${quiet[@]+...}: an empty array is an unbound variable to bash < 4.4
+    .venv/bin/python -m pip install ${quiet[@]+"${quiet[@]}"} "$@"
+}
 
 say "creating .venv with $(python3 --version)"
 python3 -m venv .venv
 say "upgrading pip"
-.venv/bin/python -m pip install "${quiet[@]}" --upgrade pip
+pip_install --upgrade pip
 say "installing torch 2.13.0 (the largest download)"
-.venv/bin/python -m pip install "${quiet[@]}" "torch==2.13.0"
+pip_install "torch==2.13.0"
 dependencies=$(.venv/bin/python - <<'PY'
-import re, tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-names = project["dependencies"] + project["optional-dependencies"]["test"]
-print(", ".join(re.split(r"[<>=!~\[; ]", name, maxsplit=1)[0] for name in names))
+import re
+try:
+    import tomllib  # Python 3.11+
+except ImportError:
+    print("those listed in pyproject.toml")
+else:
+    project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+    names = project["dependencies"] + project["optional-dependencies"]["test"]
+    print(", ".join(re.split(r"[<>=!~\[; ]", name, maxsplit=1)[0] for name in names))
 PY
 )
 say "installing fer_sklearn (editable) and what it needs: $dependencies"
-.venv/bin/python -m pip install "${quiet[@]}" -e ".[test]"
+pip_install -e ".[test]"
 say "done: $(.venv/bin/python -c 'import fer_sklearn, torch; print("fer_sklearn", fer_sklearn.__version__, "with torch", torch.__version__)')"

@@ -609,3 +609,21 @@ def test_predict_never_writes_over_its_inputs(model_file, tmp_path):
     status, _, stderr = run(["predict", photos, *model, "--annotate", tmp_path / "drawn",
                              "--force", "--out", tmp_path / "drawn" / "p.csv"])
     _assert_one_line_error(status, stderr, "lies inside --annotate")
+
+
+def test_curve_notes_name_what_the_curves_show():
+    from fer_sklearn.cli._study import _curve_notes
+
+    epochs = list(range(1, 7))
+    history = {"epoch": epochs, "train_acc": [.3, .5, .6, .7, .75, .8],
+               "valid_acc": [.3, .4, .6, .7, .8, .85],
+               "valid_loss": [2.0, 3.1, 1.5, 1.4, 1.9, 1.2]}
+    notes = _curve_notes(history)
+    assert notes["valid_above_train"] is True
+    # Epoch 2 jumps to 3.1 against neighbours of 2.0 and 1.5 (ratio 1.55), epoch 5
+    # to 1.9 against 1.4 and 1.2 (1.36): the larger jump is named.
+    assert (notes["spike_epoch"], notes["spike_loss"], notes["spike_after"]) == (2, 3.1, 1.5)
+    smooth = {**history, "valid_loss": [2.0, 1.8, 1.5, 1.4, 1.3, 1.2],
+              "valid_acc": [.2, .3, .5, .6, .7, .75]}
+    assert _curve_notes(smooth) == {"valid_above_train": False, "spike_epoch": None}
+    assert _curve_notes({"epoch": [1], "train_acc": [.5]})["valid_above_train"] is None

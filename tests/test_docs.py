@@ -1,8 +1,6 @@
-"""Figures quoted in the prose of README.md and docs/ agree with their sources.
-
-Figures that a script writes (``docs/_*_results.rst``) are checked where the
-script's tests live; these are the ones written by hand.
-"""
+"""Figures quoted in README.md and docs/ agree with their sources: the code's defaults
+and the results files of ``benchmarks/results/``, for figures written by hand and for
+the tables a benchmark script generates."""
 
 import importlib
 import json
@@ -49,6 +47,10 @@ def test_the_inference_batch_table_quotes_its_results_file():
                                                   round(ferplus["faces_per_s"], 1)]
         assert [int(row[3]), int(row[4])] == [round(fer2013["peak_growth_mb"]),
                                               round(ferplus["peak_growth_mb"])]
+    ratios = {model: runs["32"]["faces_per_s"] / runs["128"]["faces_per_s"]
+              for model, runs in results["results"].items()}
+    assert (f"32 images predict {ratios['fer2013']:.1f} (fer2013) and {ratios['ferplus']:.1f} "
+            "(ferplus) times as many faces per") in " ".join(text.split())
     # The model page quotes the same runs.
     speed = {model: {size: round(run["faces_per_s"]) for size, run in runs.items()}
              for model, runs in results["results"].items()}
@@ -58,8 +60,13 @@ def test_the_inference_batch_table_quotes_its_results_file():
 
 
 def test_the_study_page_quotes_the_recorded_study():
+    from fer_sklearn.cli._study import study_settings
+
     run = json.loads((REPO / "benchmarks/results/study_synthetic.json").read_text())
     models, test = run["models"], run["comparison"]["test_set"]
+    # The recorded run is the default study of today's presets.
+    preset = study_settings(data=None, quick=False)
+    assert {key: run["settings"][key] for key in preset} == preset
     text = _text("docs/study.rst")
     quoted = re.search(r"``fer-sklearn study`` - (\d+) s \(idle; its ``wall_seconds``\) - "
                        r"([\d.]+)% \(([\d,]+) parameters\) vs ([\d.]+)% \(([\d,]+)\), on "

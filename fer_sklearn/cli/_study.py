@@ -296,7 +296,7 @@ def _curve_notes(history):
         return notes
     notes["valid_above_train"] = history["valid_acc"][-1] > history["train_acc"][-1]
     losses = np.asarray(history["valid_loss"])
-    if len(losses) >= 4:
+    if len(losses) >= 3:
         # A spike: one epoch's loss well above both neighbours'.
         ratio = losses[1:-1] / np.maximum(losses[:-2], losses[2:])
         if ratio.max() > 1.3:
@@ -319,10 +319,11 @@ def _curve_sentences(key, notes):
         sentences.append(("The validation loss jumps at epoch ",
                           Num(f"{key}.curves.spike_epoch", "d"), " (to ",
                           Num(f"{key}.curves.spike_loss", ".2f"), ", then ",
-                          Num(f"{key}.curves.spike_after", ".2f"), " the next epoch): at a "
-                          "high learning rate the batch-norm statistics used for validation "
-                          "can lag the weights for an epoch, so one epoch's validation "
-                          "figures can be far off while training goes on undisturbed."))
+                          Num(f"{key}.curves.spike_after", ".2f"), " the next epoch), its "
+                          "largest one-epoch jump. Such jumps are common at a high learning "
+                          "rate with batch norm, whose running statistics, used for "
+                          "validation, can lag the weights; the training loss shows whether "
+                          "training itself was disturbed."))
     return sentences
 
 
@@ -380,18 +381,25 @@ def _summary_section(results):
               Num(f"comparison.interval.{key}.1", ".1%"))]
             for key, label in (("cnn", "CNN"), ("dnn", "DNN"))]
     gap = comp["accuracy_difference_points"]
+    if abs(gap) < 0.5:
+        verdict = ("The two are about as accurate. ",)
+    else:
+        verdict = ("The CNN is ", Num("comparison.accuracy_difference_points", ".1f", True),
+                   f" points {'more' if gap > 0 else 'less'} accurate. ")
     return Section("Summary", [
         ("With the same number of parameters, does a convolutional network (CNN) recognise "
          "facial expressions better than a multilayer perceptron (DNN)? Both were trained on "
-         "the same ", Num("data.n_train", ",d"), " faces and tested on ",
+         "the same ", Num("data.n_train", ",d"), " faces (",
+         Num("settings.validation_fraction", ".0%"),
+         " of them held out to draw the validation curves) and tested on ",
          Num("comparison.n_test", ",d"), f" {test} faces they had not seen; the data: "
          f"{data['source']}. Chance is ", Num("comparison.chance", ".1%"), "."),
         Table(["Model", "Parameters", f"Accuracy ({test})", "95% interval"], rows),
-        ("The CNN is ", Num("comparison.accuracy_difference_points", ".1f", True),
-         f" points {'more' if gap >= 0 else 'less'} accurate. The intervals (Wilson score "
-         "intervals of a binomial proportion) give the uncertainty from the number of test "
-         "faces only; another training seed adds its own. Sections 1 and 2 describe the "
-         "networks and their training, 3 their errors, 4 and 5 what the CNN looks at."),
+        (*verdict, "Each interval (Wilson's score interval of a binomial proportion) is the "
+         "uncertainty of one model's accuracy from the number of test faces only; another "
+         "training seed adds its own, and the two models, scored on the same faces, are "
+         "compared best face by face. Sections 1 and 2 describe the networks and their "
+         "training, 3 their errors, 4 and 5 what the CNN looks at."),
     ])
 
 
@@ -483,6 +491,10 @@ def _confusion(results, cnn, dnn, data, folder):
         display = ConfusionMatrixDisplay(matrix, display_labels=names).plot(
             ax=ax, values_format=".2f", cmap="Blues", xticks_rotation=45, colorbar=False,
             im_kw={"vmin": 0, "vmax": 1})
+        # The display picks text colours from the matrix's own range; on the shared
+        # 0..1 scale, white reads on the darker half of the colours, black on the lighter.
+        for (i, j), text in np.ndenumerate(display.text_):
+            text.set_color("white" if matrix[i, j] > 0.5 else "black")
         ax.set_title(title)
     fig.colorbar(display.im_, ax=axes.tolist(), shrink=0.8,
                  label="share of the true class's faces")

@@ -116,8 +116,11 @@ class SaliencyDisplay:
         alpha : float, default=0.5
             Opacity of the map over the image in the overlay.
         colorbar : bool, default=True
-            A colour bar beside each map: its attribution scale (each
-            sample's map has its own).
+            A colour bar beside each map, from its smallest to its largest
+            value: each sample's map has its own scale, shared by its overlay.
+            The values are absolute attributions of the network's input (for
+            ``"gradient"``, the gradient of the class logit with respect to
+            each standardised pixel).
 
         Returns
         -------
@@ -144,7 +147,8 @@ class SaliencyDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, X, y=None, *, target=None, method="gradient",
-                       display_labels=None, ax=None, cmap="inferno", alpha=0.5, **method_params):
+                       display_labels=None, ax=None, cmap="inferno", alpha=0.5, colorbar=True,
+                       **method_params):
         """Compute saliency maps with :func:`saliency_map` and plot them.
 
         Parameters
@@ -157,7 +161,7 @@ class SaliencyDisplay:
             True labels, for the titles.
         target, method, **method_params
             As for :func:`saliency_map` (by default the predicted class is explained).
-        display_labels, ax, cmap, alpha
+        display_labels, ax, cmap, alpha, colorbar
             As for the constructor and :meth:`plot`.
 
         Returns
@@ -168,7 +172,7 @@ class SaliencyDisplay:
         images = to_pixels(estimator, estimator.to_tensor(X))
         display = cls(images, saliency, y_true=y, y_pred=estimator.predict(X),
                       display_labels=display_labels, method=method)
-        return display.plot(ax=ax, cmap=cmap, alpha=alpha)
+        return display.plot(ax=ax, cmap=cmap, alpha=alpha, colorbar=colorbar)
 
 
 def _plot_grid(display, maps, titles, ax, n_cols, cmap, colorbar_label=None):
@@ -323,8 +327,10 @@ class ActivationDisplay:
         cmap : str, default="viridis"
             Matplotlib colormap of the maps.
         colorbar : bool, default=True
-            Draw all maps on one scale, with a colour bar of the activation;
-            False scales each map to its own range.
+            Draw all maps on one scale, from the smallest to the largest value
+            among them (the layer's outputs, unitless; 0 and up after a
+            ReLU), with one colour bar; False scales each map to its own
+            range, with no bar.
 
         Returns
         -------
@@ -339,7 +345,7 @@ class ActivationDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, X, layer, *, channels=None, ax=None, n_cols=8,
-                       cmap="viridis"):
+                       cmap="viridis", colorbar=True):
         """Compute one image's activations with :func:`layer_activations` and plot them.
 
         Parameters
@@ -352,7 +358,7 @@ class ActivationDisplay:
             As for :func:`layer_activations`.
         channels : array-like of int, default=None
             Channels to show; None shows all.
-        ax, n_cols, cmap
+        ax, n_cols, cmap, colorbar
             As for :meth:`plot`.
 
         Returns
@@ -367,4 +373,4 @@ class ActivationDisplay:
                                  f"are 0..{len(activations) - 1}")
             activations = activations[channels]
         display = cls(activations, channels=channels, layer=layer)
-        return display.plot(ax=ax, n_cols=n_cols, cmap=cmap)
+        return display.plot(ax=ax, n_cols=n_cols, cmap=cmap, colorbar=colorbar)
