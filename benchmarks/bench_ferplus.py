@@ -27,15 +27,13 @@ Usage::
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from fer2013 import cpu_description  # benchmarks/ is the script's directory
-from pretrained import DATA, REPO, SEED, git_commit, sha256
+from pretrained import DATA, REPO, SEED, git_commit, machine, precision_used, recipe, sha256
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
@@ -160,18 +158,14 @@ def main(argv=None):
         "trained_by": trained_by,
         "classes": classes,
         "n_train": int(len(y)),
-        "recipe": {k: v for k, v in model.get_params().items()
-                   if isinstance(v, (str, int, float, bool, type(None)))},
+        "recipe": recipe(model),
         "seed": SEED,
         "fit_seconds": fit_seconds,
         "publictest": evaluate(model, *splits["PublicTest"], classes),
         "data_sha256": {os.path.basename(f): sha256(f) for f in (args.data, args.ferplus)},
         "git_commit": git_commit(),
-        "precision_used": "float32" if model.net_.autocast_dtype is None else "bfloat16",
-        "machine": trained_on or {"python": platform.python_version(),
-                                  "torch": torch.__version__, "cpu": cpu_description(),
-                                  "processor": platform.processor() or platform.machine(),
-                                  "torch_threads": torch.get_num_threads()},
+        "precision_used": precision_used(model),
+        "machine": trained_on or {**machine(), "cpu": cpu_description()},
     }
     out = RESULTS / f"ferplus_{args.labels}.json"
     if args.limit:

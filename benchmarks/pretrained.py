@@ -66,6 +66,24 @@ def git_commit():
         return None
 
 
+def recipe(model):
+    """The estimator's parameters that a JSON file can hold: its recipe."""
+    return {k: v for k, v in model.get_params().items()
+            if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def precision_used(model):
+    """The precision its forward passes ran in, as fitted here."""
+    return "float32" if model.net_.autocast_dtype is None else "bfloat16"
+
+
+def machine():
+    """Python, torch, processor and torch threads of this run."""
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "processor": platform.processor() or platform.machine(),
+            "torch_threads": torch.get_num_threads()}
+
+
 def load_data(name, csv, ferplus):
     """Training and PublicTest pixels with class-name labels, and the data files used."""
     if name == "fer2013":
@@ -181,21 +199,18 @@ def main(argv=None):
         "data_sha256": data_sha256,
         "fer_sklearn_version": __version__,
         "git_commit": commit,
-        "recipe": {k: v for k, v in model.get_params().items()
-                   if isinstance(v, (str, int, float, bool, type(None)))},
+        "recipe": recipe(model),
         "seed": SEED,
         "publictest_accuracy": accuracy,
         "publictest_n": int(len(y_test)),
         "publictest_recall": {str(c): float(np.mean(y_pred[y_test == c] == c))
                               for c in model.classes_},
         "weights_dtype": weights_dtype,
-        "precision_used": "float32" if model.net_.autocast_dtype is None else "bfloat16",
+        "precision_used": precision_used(model),
         "float16_max_proba_difference": difference,
         "fit_seconds": fit_seconds,
         "predict_faces_per_second": len(y_test) / predict_seconds,
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "processor": platform.processor() or platform.machine(),
-                    "torch_threads": torch.get_num_threads()},
+        "machine": machine(),
         "command": "python benchmarks/pretrained.py " + " ".join(
             sys.argv[1:] if argv is None else argv),
     }

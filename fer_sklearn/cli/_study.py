@@ -256,13 +256,14 @@ def _architecture_table(key, layers):
 def _model_results(estimator, data, fit_seconds):
     history = estimator.history_
     last = history.iloc[-1]
+    columns = {column: history[column].tolist() for column in history.columns}
     return {
         "n_params": int(estimator.n_params_),
         "fit_seconds": fit_seconds,
-        "history": {column: history[column].tolist() for column in history.columns},
+        "history": columns,
         "final_epoch": {c: float(last[c]) for c in ("train_loss", "train_acc", "valid_loss",
                                                     "valid_acc") if c in history},
-        "curves": _curve_notes({column: history[column].tolist() for column in history.columns}),
+        "curves": _curve_notes(columns),
         "accuracy": {name: float(estimator.score(X, y)) for name, (X, y) in data.tests.items()},
         "layers": _architecture(estimator, data.X_train[:1]),
     }
@@ -461,6 +462,12 @@ def _comparison_section(results, folder):
     ])
 
 
+def _row_normalised(counts):
+    """A confusion matrix as shares of each true class's faces (rows without faces: 0)."""
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+
+
 def _confusion(results, cnn, dnn, data, folder):
     from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confusion_matrix
 
@@ -470,8 +477,7 @@ def _confusion(results, cnn, dnn, data, folder):
     y_pred = cnn.predict(X)
     names = class_names(cnn.classes_, data.target_names)
     counts = confusion_matrix(y, y_pred, labels=cnn.classes_)
-    totals = counts.sum(axis=1, keepdims=True)
-    normalized = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    normalized = _row_normalised(counts)
     report = classification_report(y, y_pred, labels=cnn.classes_, target_names=names,
                                    output_dict=True, zero_division=0)
     pairs = most_confused_pairs(counts, labels=names, top=3)
@@ -480,10 +486,8 @@ def _confusion(results, cnn, dnn, data, folder):
         "per_class": {name: report[name] for name in names},
         "most_confused": pairs.to_dict("records"),
     }
-    dnn_counts = confusion_matrix(y, dnn.predict(X), labels=cnn.classes_)
-    dnn_totals = dnn_counts.sum(axis=1, keepdims=True)
-    results["confusion"]["dnn_normalized"] = np.divide(
-        dnn_counts, dnn_totals, out=np.zeros(dnn_counts.shape), where=dnn_totals > 0)
+    results["confusion"]["dnn_normalized"] = _row_normalised(
+        confusion_matrix(y, dnn.predict(X), labels=cnn.classes_))
     fig = _new_figure(12, 5.6)
     axes = fig.subplots(1, 2)
     for ax, matrix, title in ((axes[0], normalized, "CNN"),
