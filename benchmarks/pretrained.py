@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_sklearn import EMOTIONS, FERCNNClassifier, __version__, load, save
+from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
+                         read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,6 +109,40 @@ def load_data(name, csv, ferplus):
             {os.path.basename(f): sha256(f) for f in files})
 
 
+def combine(files, name, data_sha256, parser):
+    """The :func:`~fer_sklearn.average_ensemble` of model files, and each one's provenance.
+
+    Each file must have been written by this script for the model ``name``
+    from the same data files; the provenance kept per member is what its
+    training run recorded.
+    """
+    members, provenance = [], []
+    for file in files:
+        info = read_metadata(file)
+        if info.get("name") != name or info.get("data_sha256") != data_sha256:
+            parser.error(f"{file} is not a {name!r} model trained on these data files")
+        members.append(load(file))
+        provenance.append({
+            # Files written before --labels existed were trained on the majority labels.
+            "labels": info.get("labels", "majority"),
+            **{key: info[key] for key in ("trained_on", "seed", "recipe", "fit_seconds",
+                                          "publictest_accuracy", "command", "git_commit",
+                                          "machine")},
+            "precision_used": info.get("precision_used", "float32"),
+        })
+    return average_ensemble(members), provenance
+
+
+def _trained(run):
+    """How one training run is described: data, seed, time, machine, precision."""
+    machine = run["machine"]
+    return (f"{run['trained_on']}, seed {run['seed']}, ``max_epochs={run['recipe']['max_epochs']}``"
+            f", {run['fit_seconds'] / 60:.0f} minutes on {machine['torch_threads']} CPU threads "
+            f"(torch {machine['torch']}, {machine['processor']}, "
+            # The first fer2013 file predates the key; it was trained in float32.
+            f"{run.get('precision_used', 'float32')})")
+
+
 def write_docs(path):
     """The shipped models' figures, as reStructuredText, from the files' own metadata."""
     from fer_sklearn.pretrained import PRETRAINED, pretrained_info
@@ -118,26 +153,36 @@ def write_docs(path):
         if not file.is_file():
             continue
         info = pretrained_info(name)
-        recipe, machine = info["recipe"], info["machine"]
+        recipe = info["recipe"]
+        views = (2 if recipe["test_time_flip"] else 1) * (5 if recipe["test_time_shift"] else 1)
         recall = ", ".join(f"{label} {value:.0%}"
                            for label, value in info["publictest_recall"].items())
+        members = info.get("members")
+        if members:
+            lines += [
+                f"``{name}``: the average of {len(members)} "
+                ":class:`~fer_sklearn.FERCNNClassifier` networks with the library's defaults "
+                "but the epochs, trained separately and joined by "
+                f":func:`~fer_sklearn.average_ensemble` ({info['fit_seconds'] / 60:.0f} "
+                "minutes of training in all):",
+                "",
+                *(f"{i}. {_trained(run)}: PublicTest accuracy "
+                  f"{run['publictest_accuracy']:.1%} alone; made by ``{run['command']}``."
+                  for i, run in enumerate(members, start=1)),
+                "",
+            ]
+        else:
+            lines += [f"``{name}``: a :class:`~fer_sklearn.FERCNNClassifier` with the library's "
+                      f"defaults but the epochs, trained on {_trained(info)}.", ""]
         lines += [
-            f"``{name}``: a :class:`~fer_sklearn.FERCNNClassifier` with the library's "
-            f"defaults but ``max_epochs={recipe['max_epochs']}``, trained on "
-            f"{info['trained_on']} with seed {info['seed']} in "
-            f"{info['fit_seconds'] / 60:.0f} minutes on {machine['torch_threads']} CPU threads "
-            f"(torch {machine['torch']}, {machine['processor']}, "
-            # The first fer2013 file predates the key; it was trained in float32.
-            f"{info.get('precision_used', 'float32')}).",
-            "",
             f"- PublicTest accuracy, as shipped: **{info['publictest_accuracy']:.1%}** "
-            f"({info['publictest_n']:,} faces, the default 10 test-time views).",
+            f"({info['publictest_n']:,} faces, the default {views} test-time views).",
             f"- Recall per class: {recall}.",
             f"- Weights stored as {info['weights_dtype']} (largest change of a PublicTest "
             f"probability against float32: {info['float16_max_proba_difference']:.1e}); "
             f"file size {file.stat().st_size / 1e6:.1f} MB.",
-            f"- Prediction: {info['predict_faces_per_second']:.0f} faces/s with the 10 views, "
-            "measured at the end of the training run, on the same machine.",
+            f"- Prediction: {info['predict_faces_per_second']:.0f} faces/s with the {views} "
+            "views, measured when the file was made, on the same machine.",
             f"- Made by ``{info['command']}`` at commit ``{info['git_commit'][:12]}``.",
             "",
         ]
@@ -163,6 +208,11 @@ def main(argv=None):
                         help="ferplus only: train on the majority label or on the vote "
                              "shares (target_proba)")
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
+    parser.add_argument("--members", nargs="+", metavar="FILE",
+                        help="train nothing: ship the average_ensemble of these model files, "
+                             "each written by this script for the same model and data")
+    parser.add_argument("--test-time-shift", type=int, default=None,
+                        help="the shipped model's test_time_shift (default: the estimator's)")
     args = parser.parse_args(argv)
     if args.docs:
         write_docs(REPO / "docs" / "_pretrained_results.rst")
@@ -174,19 +224,32 @@ def main(argv=None):
         parser.error("--labels distribution needs the ferplus votes")
     X_train, y_train, shares, X_test, y_test, data_sha256 = load_data(args.model, args.data,
                                                                         args.ferplus)
-    if args.limit:
-        X_train, y_train = X_train[:args.limit], y_train[:args.limit]
-        shares = None if shares is None else shares[:args.limit]
-    fit_params = {"target_proba": shares} if args.labels == "distribution" else {}
-    # The library's defaults: the recipe measured in docs/fer2013_results.rst.
-    model = FERCNNClassifier(random_state=args.seed, verbose=1)
-    if args.max_epochs:
-        model.set_params(max_epochs=args.max_epochs)
     commit = git_commit()  # the code that trains, not what was committed while it ran
-    print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs", flush=True)
-    start = time.perf_counter()
-    model.fit(X_train, y_train, **fit_params)
-    fit_seconds = time.perf_counter() - start
+    if args.members:
+        model, members = combine(args.members, args.model, data_sha256, parser)
+        fit_seconds = sum(member["fit_seconds"] for member in members)
+        seed = [member["seed"] for member in members]
+        trained_on = "; ".join(f"{member['trained_on']} (seed {member['seed']})"
+                               for member in members)
+    else:
+        if args.limit:
+            X_train, y_train = X_train[:args.limit], y_train[:args.limit]
+            shares = None if shares is None else shares[:args.limit]
+        fit_params = {"target_proba": shares} if args.labels == "distribution" else {}
+        # The library's defaults: the recipe measured in docs/fer2013_results.rst.
+        model = FERCNNClassifier(random_state=args.seed, verbose=1)
+        if args.max_epochs:
+            model.set_params(max_epochs=args.max_epochs)
+        print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs",
+              flush=True)
+        start = time.perf_counter()
+        model.fit(X_train, y_train, **fit_params)
+        fit_seconds = time.perf_counter() - start
+        members, seed = None, args.seed
+        trained_on = (f"{len(y_train)} FER2013 Training rows"
+                      + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else ""))
+    if args.test_time_shift is not None:
+        model.set_params(test_time_shift=args.test_time_shift)
 
     os.makedirs(args.out, exist_ok=True)
     path = Path(args.out) / f"{args.model}.skops"
@@ -212,14 +275,14 @@ def main(argv=None):
         "name": args.model,
         "classes": [str(c) for c in model.classes_],
         "label_order_of_the_data": list(names),
-        "trained_on": f"{len(y_train)} FER2013 Training rows"
-                      + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else ""),
-        "labels": args.labels,
+        "trained_on": trained_on,
+        "labels": args.labels if members is None else [m["labels"] for m in members],
         "data_sha256": data_sha256,
         "fer_sklearn_version": __version__,
         "git_commit": commit,
         "recipe": recipe(model),
-        "seed": args.seed,
+        "seed": seed,
+        "members": members,
         "publictest_accuracy": accuracy,
         "publictest_n": int(len(y_test)),
         "publictest_recall": {str(c): float(np.mean(y_pred[y_test == c] == c))

@@ -33,8 +33,8 @@ from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from ._modules import FERCNN, FERMLP, count_parameters, match_hidden_width
-from ._precision import PRECISIONS, autocast_dtype
+from ._modules import FERCNN, FERMLP, MemberAverage, count_parameters, match_hidden_width
+from ._precision import PRECISIONS, AutocastNeuralNetClassifier, autocast_dtype
 from ._progress import TimeLeft, shows_time_left
 from ._test_time import prediction_views
 from .exceptions import FitInterruptedWarning, PixelRangeWarning
@@ -760,6 +760,21 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             )
 
     # ------------------------------------------------------------ prediction
+    def _set_prediction_net(self, module, device):
+        """Make ``module`` (trained elsewhere) the fitted network, ready to predict on ``device``.
+
+        The net a fit leaves, less what only training needs; :func:`load` and
+        :func:`average_ensemble` use it.
+        """
+        self.net_ = AutocastNeuralNetClassifier(
+            module=module.eval(),
+            autocast_dtype=autocast_dtype(self.precision, device),
+            criterion=torch.nn.CrossEntropyLoss,
+            classes=np.arange(len(self.classes_)),
+            batch_size=self.batch_size,
+            device=device,
+        ).initialize()
+
     @property
     def module_(self):
         """The fitted torch module, in eval mode: input ``to_tensor(X)``, output logits."""
@@ -998,6 +1013,14 @@ class FERCNNClassifier(_BaseFERClassifier):
         3x3 convolutions in each block, each followed by batch norm and ReLU.
     dropout : float, default=0.3
         Dropout before the linear head.
+    n_members : int, default=1
+        Networks in the model, an ensemble of seeds in one module: each
+        member starts from its own initial weights and is trained on its own
+        loss, on the same batches; ``predict_proba`` averages their
+        probabilities (soft voting, as
+        :class:`~sklearn.ensemble.VotingClassifier` does). Training and
+        prediction cost ``n_members`` times as much. :func:`average_ensemble`
+        makes one from separately fitted classifiers.
     {common}
 
     Attributes
@@ -1007,6 +1030,7 @@ class FERCNNClassifier(_BaseFERClassifier):
     See Also
     --------
     FERDNNClassifier : the parameter-matched multilayer perceptron.
+    average_ensemble : one classifier from several fitted ones.
 
     Examples
     --------
@@ -1023,10 +1047,11 @@ class FERCNNClassifier(_BaseFERClassifier):
         "n_filters": [_POSITIVE_INT],
         "n_blocks": [_POSITIVE_INT],
         "convs_per_block": [_POSITIVE_INT],
+        "n_members": [_POSITIVE_INT],
     }
 
     def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
-                 lr=3e-3, max_epochs=60, batch_size=128, optimizer="adamw",
+                 n_members=1, lr=3e-3, max_epochs=60, batch_size=128, optimizer="adamw",
                  weight_decay=0.05, augment="flip_shift_erase", lr_schedule="onecycle",
                  label_smoothing=0.1, test_time_flip=True, test_time_shift=1,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
@@ -1036,6 +1061,7 @@ class FERCNNClassifier(_BaseFERClassifier):
         self.n_blocks = n_blocks
         self.convs_per_block = convs_per_block
         self.dropout = dropout
+        self.n_members = n_members
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -1058,13 +1084,18 @@ class FERCNNClassifier(_BaseFERClassifier):
         self.callbacks = callbacks
 
     def _build_module(self, n_classes):
-        return FERCNN(n_classes, self.image_shape_, n_filters=self.n_filters,
-                      n_blocks=self.n_blocks, convs_per_block=self.convs_per_block,
-                      dropout=self.dropout)
+        return self._cnn(self.image_shape_, n_classes)
 
     def _module_for(self, n_features, n_classes):
-        return FERCNN(n_classes, _image_shape_for(n_features), n_filters=self.n_filters,
-                      n_blocks=self.n_blocks, convs_per_block=self.convs_per_block)
+        return self._cnn(_image_shape_for(n_features), n_classes)
+
+    def _cnn(self, image_shape, n_classes):
+        members = [FERCNN(n_classes, image_shape, n_filters=self.n_filters,
+                          n_blocks=self.n_blocks, convs_per_block=self.convs_per_block,
+                          dropout=self.dropout)
+                   for _ in range(self.n_members)]
+        # One network stays a bare FERCNN: its layer names and files are unchanged.
+        return members[0] if len(members) == 1 else MemberAverage(members)
 
 
 class FERDNNClassifier(_BaseFERClassifier):

@@ -5,12 +5,15 @@ Both modules take the same input, a float tensor of shape ``(n, 1, H, W)``
 In training, an optional ``sample_weight`` makes their batch norms weigh each
 sample in the batch statistics (:func:`weighted_batch_norm`).
 Layers carry stable names (``conv1_1``, ``relu1_1``, ``pool1`` ...) so that
-:mod:`fer_sklearn.interpret` can address them.
+:mod:`fer_sklearn.interpret` can address them. :class:`MemberAverage` makes
+several such networks one module whose output averages their probabilities.
 """
 
+import math
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -164,6 +167,52 @@ class FERCNN(nn.Module):
 
     def forward(self, X, sample_weight=None):
         return self.head(_run(self.features, X, sample_weight))
+
+
+def average_probability_logits(logits):
+    """Logits whose softmax is the mean of the members' softmaxes.
+
+    Parameters
+    ----------
+    logits : tensor of shape (n_members, n, n_classes)
+
+    Returns
+    -------
+    logits : float tensor of shape (n, n_classes)
+        ``log(mean_m softmax(logits[m]))``, computed in log space.
+    """
+    log_proba = F.log_softmax(logits.float(), dim=-1)
+    return torch.logsumexp(log_proba, dim=0) - math.log(len(logits))
+
+
+class MemberAverage(nn.Module):
+    """Several networks as one: an ensemble whose probabilities are averaged.
+
+    In eval mode the output is :func:`average_probability_logits` of the
+    members' logits, shape ``(n, n_classes)``: logits whose softmax is the
+    mean of the members' probabilities (soft voting, as
+    :class:`sklearn.ensemble.VotingClassifier` with ``voting="soft"``), so
+    prediction, test-time views, saliency and ONNX export treat the ensemble
+    as one network. In training mode the output is the members' logits
+    stacked, shape ``(n_members, n, n_classes)``, so that each member is
+    trained on its own loss
+    (:meth:`~fer_sklearn._weighting.WeightedNeuralNetClassifier.get_loss`),
+    as if it were trained alone on the same batches.
+
+    Parameters
+    ----------
+    members : list of torch.nn.Module
+        Networks with the same input and output shapes; their ``forward``
+        takes ``sample_weight``.
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, X, sample_weight=None):
+        logits = torch.stack([member(X, sample_weight) for member in self.members])
+        return logits if self.training else average_probability_logits(logits)
 
 
 class FERMLP(nn.Module):

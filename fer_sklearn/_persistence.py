@@ -35,7 +35,6 @@ from . import __version__
 from . import callbacks as _callbacks
 from ._estimators import _OPTIMIZERS, FERCNNClassifier, FERDNNClassifier, resolve_device
 from ._output import atomic_open
-from ._precision import AutocastNeuralNetClassifier, autocast_dtype
 
 _FORMAT = "fer_sklearn.estimator"
 _ESTIMATORS = {cls.__name__: cls for cls in (FERCNNClassifier, FERDNNClassifier)}
@@ -517,12 +516,5 @@ def load(path, *, trusted=None, device=None):
         used, device = _device_here(path, estimator.device)
     estimator.device = device
     # A net for prediction, as fit leaves one; a warm-start fit builds its own.
-    estimator.net_ = AutocastNeuralNetClassifier(
-        module=module,
-        autocast_dtype=autocast_dtype(estimator.precision, used),
-        criterion=torch.nn.CrossEntropyLoss,
-        classes=np.arange(len(estimator.classes_)),
-        batch_size=estimator.batch_size,
-        device=used,
-    ).initialize()
+    estimator._set_prediction_net(module, used)
     return estimator

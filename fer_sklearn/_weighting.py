@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from skorch.callbacks import EpochScoring
 from skorch.utils import to_numpy
 
+from ._modules import average_probability_logits
 from ._precision import AutocastNeuralNetClassifier
 
 
@@ -177,8 +178,16 @@ class WeightedNeuralNetClassifier(AutocastNeuralNetClassifier):
         return target.to(self.device), weight
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The batch loss; for an ensemble in training, the sum of its members' losses.
+
+        ``y_pred`` of shape ``(n_members, n, n_classes)`` comes from a
+        :class:`~fer_sklearn._modules.MemberAverage` in training mode: the sum
+        gives each member exactly the gradient of its own loss, as if it were
+        trained alone.
+        """
         target, weight = self._targets(y_true)
-        loss = self.criterion_(y_pred, target, weight)
+        members = y_pred if y_pred.ndim == 3 else y_pred[None]
+        loss = sum(self.criterion_(logits, target, weight) for logits in members)
         return loss / self.mean_weights[0 if training else 1]
 
     def train_step_single(self, batch, **fit_params):
@@ -189,4 +198,11 @@ class WeightedNeuralNetClassifier(AutocastNeuralNetClassifier):
         # Equal weights of 1 are the plain (and faster) batch norm.
         if not torch.all(effective == 1):
             fit_params = {**fit_params, "sample_weight": effective}
-        return super().train_step_single(batch, **fit_params)
+        step = super().train_step_single(batch, **fit_params)
+        y_pred = step["y_pred"]
+        if y_pred.ndim == 3:
+            # An ensemble's step is recorded as one network's: train_loss is its
+            # members' mean loss, and train_acc scores their averaged probabilities.
+            step = {"loss": step["loss"] / len(y_pred),
+                    "y_pred": average_probability_logits(y_pred.detach())}
+        return step
