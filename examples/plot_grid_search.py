@@ -9,8 +9,8 @@ and :func:`~sklearn.model_selection.cross_val_score` compares the search with
 a classical baseline in a :class:`~sklearn.pipeline.Pipeline`.
 
 Every candidate is trained once per fold, so a search costs candidates x
-folds fits: 4 settings x 2 folds here, each on 1,000 synthetic faces for 8
-epochs, about a minute on two CPU cores.
+folds fits: 4 settings x 2 folds here, each on 1,000 synthetic faces for 12
+epochs, one to two minutes on two CPU cores.
 """
 
 # %%
@@ -43,7 +43,7 @@ cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
 # ``search.best_estimator_``. test_time_shift=0 scores each fold on 2 views of
 # a face (it and its mirror) instead of 10, which is quicker.
 search = GridSearchCV(
-    FERCNNClassifier(n_blocks=3, max_epochs=8, test_time_shift=0, random_state=0),
+    FERCNNClassifier(n_blocks=3, max_epochs=12, test_time_shift=0, random_state=0),
     param_grid={"n_filters": [4, 16], "lr": [3e-3, 1e-2]},
     cv=cv, refit=False,
 )
@@ -53,8 +53,9 @@ print("best:", search.best_params_, f"accuracy {search.best_score_:.3f}")
 # %%
 # The results
 # -----------
-# ``cv_results_`` holds every candidate's scores and fit times. A wider
-# network and, for so short a run, a higher learning rate both help.
+# ``cv_results_`` holds every candidate's scores and fit times. The width
+# matters far more than the learning rate here: 4 filters per layer are too
+# few to separate the seven expressions in 12 epochs.
 results = pd.DataFrame(search.cv_results_)
 table = results.pivot(index="param_n_filters", columns="param_lr", values="mean_test_score")
 print(table.round(3))
@@ -82,7 +83,9 @@ fig.tight_layout()
 # %%
 # On the synthetic faces this page checks (the documentation build fails
 # otherwise) that the settings differ by at least 5 points and that the
-# best of them beats the baseline.
+# best of them beats the baseline. Measured on two CPU cores, the best setting
+# scored 0.85-0.86 in float32 and in bfloat16 against the baseline's 0.69; with 8
+# epochs it was 0.68-0.73, too close to the baseline to check.
 if not os.environ.get("FER2013_PATH"):
     assert table.to_numpy().max() - table.to_numpy().min() >= 0.05, table
     assert search.best_score_ > scores.mean(), (search.best_score_, scores.mean())
