@@ -13,14 +13,18 @@ per-class recall, macro-F1, the top-label ECE (:mod:`fer_sklearn.calibration`)
 and the cross-entropy of the predictions to the votes, and writes them to
 ``benchmarks/results/ferplus_<labels>.json``.
 
-``--model PATH`` evaluates a fitted model instead of training one: the
-shipped ``ferplus`` model *is* the majority-label run of this recipe (30
-epochs, seed 0; its file records the command that made it).
+``--model PATH`` evaluates a fitted model instead of training one, such as a
+file written by ``benchmarks/pretrained.py``, which records the labels, seed
+and command it was trained with. ``--labels ensemble`` evaluates an
+:func:`~fer_sklearn.average_ensemble` of runs on both kinds of labels, such as
+the shipped ``ferplus`` model, whose first member is the majority-label run of
+this recipe (30 epochs, seed 0).
 
 Usage::
 
     python benchmarks/bench_ferplus.py --labels distribution --max-epochs 30   # 1-1.5 h
-    python benchmarks/bench_ferplus.py --labels majority --model fer_sklearn/pretrained/ferplus.skops
+    python benchmarks/bench_ferplus.py --labels majority --model MAJORITY_RUN.skops
+    python benchmarks/bench_ferplus.py --labels ensemble --model fer_sklearn/pretrained/ferplus.skops
     python benchmarks/bench_ferplus.py --docs   # docs/_ferplus_results.rst from the JSON files
 """
 
@@ -42,6 +46,8 @@ from fer_sklearn.calibration import expected_calibration_error
 from fer_sklearn.datasets import load_fer2013
 
 RESULTS = REPO / "benchmarks" / "results"
+# The kinds of training targets compared, in the table's order.
+RUNS = ("majority", "distribution", "ensemble")
 
 
 def load_votes(csv, ferplus):
@@ -79,7 +85,7 @@ def evaluate(model, X, y, shares, classes):
 def write_docs(path):
     """The runs' figures side by side, as reStructuredText."""
     runs = {labels: json.loads((RESULTS / f"ferplus_{labels}.json").read_text())
-            for labels in ("majority", "distribution")
+            for labels in RUNS
             if (RESULTS / f"ferplus_{labels}.json").is_file()}
     classes = next(iter(runs.values()))["classes"]
     header = ["Training labels", "Accuracy", "Macro-F1", "ECE", "Cross-entropy to votes",
@@ -97,8 +103,9 @@ def write_docs(path):
         made = (f"trained by ``{run['trained_by']}``, evaluated by ``{run['command']}``"
                 if run["trained_by"] != run["command"] else f"``{run['command']}``")
         machine = run["machine"]
+        seeds = run["seed"] if isinstance(run["seed"], list) else [run["seed"]]
         lines.append(f"- {labels}: {made}; {run['recipe']['max_epochs']} epochs, seed "
-                     f"{run['seed']}, {run['precision_used']}, fit "
+                     f"{' and '.join(map(str, seeds))}, {run['precision_used']}, fit "
                      f"{run['fit_seconds'] / 60:.0f} min on {machine['torch_threads']} threads "
                      f"({machine.get('cpu') or machine['processor']}).")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -106,7 +113,9 @@ def write_docs(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels", choices=("majority", "distribution"))
+    parser.add_argument("--labels", choices=RUNS,
+                        help="the training targets; 'ensemble': an average_ensemble of "
+                             "majority- and distribution-label runs (with --model only)")
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--model", help="evaluate this fitted model instead of training")
     parser.add_argument("--save", help="also save the trained model to this .skops file")
@@ -136,19 +145,23 @@ def main(argv=None):
         metadata = read_metadata(args.model)
         fit_seconds, trained_by = metadata.get("fit_seconds"), metadata.get("command")
         trained_on = metadata.get("machine")
-        # The labels it was trained on: recorded by --save; the shipped file, made by
-        # benchmarks/pretrained.py, was trained on majority labels.
-        trained_labels = metadata.get("labels") or (
+        # The labels it was trained on, as --save and benchmarks/pretrained.py record them:
+        # one kind, or a list of its members' (files made before the key: majority).
+        recorded = metadata.get("labels") or (
             "distribution" if "--labels distribution" in (trained_by or "") else "majority")
+        trained_labels = "ensemble" if isinstance(recorded, list) else recorded
+        seed = metadata.get("seed", SEED)
         if trained_labels != args.labels:
             parser.error(f"{args.model} was trained on {trained_labels} labels, "
                          f"not {args.labels}")
     else:
+        if args.labels == "ensemble":
+            parser.error("--labels ensemble evaluates a --model file; it trains nothing")
         model = FERCNNClassifier(random_state=SEED, max_epochs=args.max_epochs, verbose=1)
         start = time.perf_counter()
         model.fit(X, y, **({"target_proba": shares} if args.labels == "distribution" else {}))
         fit_seconds, trained_by = time.perf_counter() - start, command
-        trained_on = None
+        trained_on, seed = None, SEED
         if args.save:
             save(model, args.save, metadata={"command": command, "fit_seconds": fit_seconds,
                                              "labels": args.labels})
@@ -159,7 +172,7 @@ def main(argv=None):
         "classes": classes,
         "n_train": int(len(y)),
         "recipe": recipe(model),
-        "seed": SEED,
+        "seed": seed,
         "fit_seconds": fit_seconds,
         "publictest": evaluate(model, *splits["PublicTest"], classes),
         "data_sha256": {os.path.basename(f): sha256(f) for f in (args.data, args.ferplus)},

@@ -1,4 +1,4 @@
-"""Train the models shipped in ``fer_sklearn/pretrained/``, from the CSV, with a recorded seed.
+r"""Train the models shipped in ``fer_sklearn/pretrained/``, from the CSV, with a recorded seed.
 
 Each model is fitted on the 28,709 FER2013 Training rows and scored on the
 3,589 PublicTest rows (used for no choice of recipe; only to confirm that
@@ -17,11 +17,23 @@ and the machine.
 Weights are stored as float16 when that moves no PublicTest probability by
 more than 1e-3 (checked here, recorded as ``weights_dtype``), else as float32.
 
-Usage (one model at a time; the shipped fer2013 file was made by the first line,
-whose duration on 2 CPU cores is in its metadata, ``fit_seconds``)::
+``--members`` trains nothing: it joins files written here into one
+:func:`~fer_sklearn.average_ensemble`, whose metadata keeps each member's
+provenance (``members``) and whose figures are measured afresh.
 
-    python benchmarks/pretrained.py fer2013 --max-epochs 30
-    python benchmarks/pretrained.py ferplus --max-epochs 30
+Usage (one training at a time). Each shipped model averages two runs; the
+commands that made each one, and each run's time on 2 CPU cores
+(``fit_seconds``), are in its metadata and in ``docs/_pretrained_results.rst``::
+
+    python benchmarks/pretrained.py fer2013 --max-epochs 30 --out runs/fer2013_s0
+    python benchmarks/pretrained.py fer2013 --max-epochs 60 --seed 1 --out runs/fer2013_s1
+    python benchmarks/pretrained.py fer2013 --members runs/fer2013_s0/fer2013.skops \
+        runs/fer2013_s1/fer2013.skops
+    python benchmarks/pretrained.py ferplus --max-epochs 30 --out runs/ferplus_s0
+    python benchmarks/pretrained.py ferplus --labels distribution --seed 1 --max-epochs 30 \
+        --out runs/ferplus_s1
+    python benchmarks/pretrained.py ferplus --members runs/ferplus_s0/ferplus.skops \
+        runs/ferplus_s1/ferplus.skops
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
