@@ -21,8 +21,8 @@ trained or tuned on:
 
 Results go to ``benchmarks/results/calibration.json``; ``--docs`` writes
 ``docs/_calibration_results.rst`` and the figure it shows from that file
-(predicting nothing). Each model predicts PublicTest twice (about 40 s per
-3,589 faces on 2 CPU cores).
+(predicting nothing). Each model predicts PublicTest twice (a minute in all
+for the two shipped models on 2 CPU cores).
 
 Usage::
 
@@ -338,8 +338,8 @@ def write_docs(result, path):
         "Made by ``python benchmarks/bench_calibration.py`` at commit "
         f"``{result['git_commit'][:12]}`` (scikit-learn {machine['sklearn']}, torch "
         f"{machine['torch']}, {machine['torch_threads']} CPU threads) in "
-        f"{result['seconds'] / 60:.0f} minutes (load average {machine['load_average']:.1f} at "
-        "the start, other jobs sharing the machine), from the model files "
+        f"{result['seconds']:.0f} s (load average {machine['load_average']:.1f} at "
+        "the start), from the model files "
         + ", ".join(f"``{name}`` (SHA-256 ``{model['file_sha256'][:12]}``)"
                     for name, model in result["models"].items()) + ".",
         "",

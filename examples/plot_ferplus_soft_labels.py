@@ -15,7 +15,8 @@ how ambiguous each face is. This example shows the mechanics:
 3. the vote shares routed through a grid search, as any fit parameter.
 
 With ``FER2013_PATH`` set and the FER+ file ``fer2013new.csv`` beside it (or
-named by ``FERPLUS_PATH``), it uses the real votes of 1,600 training faces.
+named by ``FERPLUS_PATH``), it uses the real votes of 12,000 training faces
+(about 5 minutes on 2 CPU cores).
 Otherwise -- as when this documentation is built -- the votes are
 **simulated**: each synthetic face gets ten votes drawn from a noise model
 written below, so the numbers only demonstrate the mechanics and say nothing
@@ -43,7 +44,7 @@ ferplus = os.environ.get("FERPLUS_PATH") or (
 if fer2013 and ferplus and Path(ferplus).is_file():
     plus = load_fer2013(fer2013, usage="Training", labels="ferplus-proba",
                         ferplus_path=ferplus)
-    keep, _ = train_test_split(np.arange(len(plus.target)), train_size=1600,
+    keep, _ = train_test_split(np.arange(len(plus.target)), train_size=12000,
                                stratify=plus.target, random_state=0)
     X, majority, proba = plus.data[keep], plus.target[keep], plus.target_proba[keep]
     class_names = FERPLUS_CLASSES
@@ -143,8 +144,16 @@ print("best:", search.best_params_, f"cross-validated accuracy {search.best_scor
 # With the simulated votes the ambiguity of a face is drawn at random,
 # independently of what the face shows, so there is nothing in the image for
 # the soft-label net to learn about it beyond the class-level confusions. On
-# the real FER+ votes the ambiguity is a property of the faces themselves;
-# measure it on FER+ before drawing conclusions.
+# the real FER+ votes the ambiguity is a property of the faces themselves.
+# Run with them (12,000 faces: 9,000 to train, 3,000 held out), this page
+# printed: soft labels, accuracy 0.713 and cross-entropy to the votes 1.090;
+# majority labels, 0.718 and 1.104; the search picked
+# ``label_smoothing=0.1`` (cross-validated accuracy 0.598 on the narrower
+# network). So on real votes the small network trained on the vote shares
+# matches the majority-trained one in accuracy (0.5 point apart, 15 of 3,000
+# faces) and its probabilities are closer to how the annotators split. The
+# full-size comparison, on all the Training faces, is
+# ``benchmarks/bench_ferplus.py`` (:ref:`benchmarks`).
 
 # %%
 # On the simulated votes this page checks (the documentation build fails
