@@ -133,6 +133,20 @@ def make_scenes(X, seed=0):
     return images, np.array(boxes, float), infos
 
 
+def true_box_cuts(grays, boxes, infos):
+    """Each scene's face cut at its pasted square and tilt: the detector taken out.
+
+    ``grays`` are the upright grey scenes (:func:`~fer_sklearn.faces.read_image`),
+    ``boxes`` and ``infos`` as :func:`make_scenes` returns them; one row of
+    48x48 pixels per scene.
+    """
+    from fer_sklearn.faces import crop_face
+
+    # PIL turned the scene anticlockwise by info["angle"]; crop_face's angle is clockwise.
+    return np.stack([crop_face(gray, box, angle=-info["angle"], framing=(1.0, 0.0, 0.0)).ravel()
+                     for gray, box, info in zip(grays, boxes, infos)])
+
+
 def iou(a, b):
     """IoU of boxes ``(x, y, w, h)``, broadcast over leading axes."""
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -213,7 +227,7 @@ def main(argv=None):
     from fer_sklearn import EMOTIONS, load
     from fer_sklearn.datasets import load_fer2013
     from fer_sklearn.pretrained import load_pretrained
-    from fer_sklearn.faces import FaceAligner, crop_face, detect_faces, read_image
+    from fer_sklearn.faces import FaceAligner, detect_faces, read_image
 
     X, y = load_fer2013(args.data, usage="PublicTest", return_X_y=True)
     pick = np.random.RandomState(0).choice(len(X), args.n, replace=False)
@@ -280,10 +294,7 @@ def main(argv=None):
     result["model"] = args.model
     if model.classes_.dtype.kind in "UO":  # a model that predicts emotion names
         y = np.asarray(EMOTIONS)[y]
-    # Cut at the pasted square, turned back by the scene's rotation (PIL turns
-    # anticlockwise; crop_face's angle is clockwise): the detector taken out.
-    true_cuts = np.stack([crop_face(gray, box, angle=-info["angle"], framing=(1.0, 0.0, 0.0))
-                          .ravel() for gray, box, info in zip(grays, boxes, infos)])
+    true_cuts = true_box_cuts(grays, boxes, infos)
     start = time.perf_counter()
     aligned = FaceAligner(no_face="center").transform(images)
     align_s = time.perf_counter() - start
