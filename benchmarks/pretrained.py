@@ -72,6 +72,8 @@ OUT = REPO / "fer_sklearn" / "pretrained"
 SEED = 0
 # How a file's metadata names the targets it was trained on.
 LABELS = {"majority": "majority labels", "distribution": "vote distributions"}
+# The starting learning rate of --continue: a sixth of the default's peak (3e-3).
+CONTINUE_LR = 5e-4
 # The tolerance the float16 weights must keep predict_proba within.
 FLOAT16_TOLERANCE = 1e-3
 
@@ -162,6 +164,9 @@ def continue_training(file, name, data_sha256, args, X, y, fit_params, parser):
     ``warm_start`` keeps every member's weights; the learning rate falls from
     ``args.lr`` along a cosine; ``args.zoom`` adds random zooms (no turn, no
     shift: the estimator's own augmentation shifts) drawn with ``args.seed``.
+    The model returned has the file's parameters again (``warm_start=False``,
+    its epochs and learning rate): a later ``fit`` trains afresh with the
+    original recipe; the continuation is in the record.
     """
     from fer_sklearn.callbacks import RandomAffine
 
@@ -169,24 +174,29 @@ def continue_training(file, name, data_sha256, args, X, y, fit_params, parser):
     if info.get("name") != name or info.get("data_sha256") != data_sha256:
         parser.error(f"{file} is not a {name!r} model trained on these data files")
     model = load(file)
+    training = ("warm_start", "max_epochs", "lr", "lr_schedule", "random_state", "callbacks",
+                "verbose")
+    original = {key: value for key, value in model.get_params().items() if key in training}
     callbacks = []
     if args.zoom:
         callbacks = [("augment_zoom", RandomAffine(degrees=0, scale=tuple(args.zoom), max_shift=0,
                                                     random_state=args.seed))]
-    model.set_params(warm_start=True, max_epochs=args.max_epochs or 3, lr=args.lr,
+    lr = args.lr or CONTINUE_LR
+    model.set_params(warm_start=True, max_epochs=args.max_epochs or 3, lr=lr,
                      lr_schedule="cosine", random_state=args.seed, callbacks=callbacks,
                      verbose=1)
     print(f"continuing {file}: {len(y):,} faces, {model.max_epochs} epochs", flush=True)
     start = time.perf_counter()
     model.fit(X, y, **fit_params)
     record = {
-        "from": {key: info.get(key) for key in ("command", "git_commit", "publictest_accuracy",
-                                                "fit_seconds")},
-        "epochs": model.max_epochs, "lr": args.lr, "lr_schedule": "cosine",
+        "from": {"sha256": sha256(file),
+                 **{key: info.get(key) for key in ("command", "git_commit",
+                                                   "publictest_accuracy", "fit_seconds")}},
+        "epochs": model.max_epochs, "lr": lr, "lr_schedule": "cosine",
         "zoom": args.zoom, "seed": args.seed,
         "fit_seconds": time.perf_counter() - start,
     }
-    model.set_params(callbacks=None, verbose=0)
+    model.set_params(**original)
     return model, info, record
 
 
@@ -205,19 +215,37 @@ def write_docs(path):
     from fer_sklearn.pretrained import PRETRAINED, pretrained_info
 
     lines = []
-    for name in PRETRAINED:
-        file = OUT / f"{name}.skops"
+    for name, faces in ((name, faces) for name in PRETRAINED for faces in (False, True)):
+        file = OUT / f"{name}{'_faces' if faces else ''}.skops"
         if not file.is_file():
             continue
-        info = pretrained_info(name)
+        info = pretrained_info(name, faces=faces)
         recipe = info["recipe"]
         views = (2 if recipe["test_time_flip"] else 1) * (5 if recipe["test_time_shift"] else 1)
         recall = ", ".join(f"{label} {value:.0%}"
                            for label, value in info["publictest_recall"].items())
         members = info.get("members")
-        if members:
+        continuation = info.get("continuation")
+        heading = (f"``{name}`` for detected faces (``load_pretrained({name!r}, faces=True)``)"
+                   if faces else f"``{name}``")
+        if continuation:
+            zoom = continuation["zoom"]
             lines += [
-                f"``{name}``: the average of {len(members)} "
+                f"{heading}: the model made by ``{continuation['from']['command']}`` (PublicTest "
+                f"{continuation['from']['publictest_accuracy']:.1%}), trained "
+                f"{continuation['epochs']} epochs more, all its networks at once "
+                f"(``warm_start=True``), the learning rate falling from {continuation['lr']:g} "
+                "along a cosine"
+                + (f", with random zooms of {zoom[0]:g} to {zoom[1]:g}" if zoom else "")
+                + f" (seed {continuation['seed']}): {continuation['fit_seconds'] / 60:.0f} "
+                f"minutes on {info['machine']['torch_threads']} CPU threads "
+                f"({info['precision_used']}), {info['fit_seconds'] / 60:.0f} minutes of "
+                "training in all.",
+                "",
+            ]
+        elif members:
+            lines += [
+                f"{heading}: the average of {len(members)} "
                 ":class:`~fer_sklearn.FERCNNClassifier` networks with the library's defaults "
                 "but the epochs, trained separately and joined by "
                 f":func:`~fer_sklearn.average_ensemble` ({info['fit_seconds'] / 60:.0f} "
@@ -229,8 +257,8 @@ def write_docs(path):
                 "",
             ]
         else:
-            lines += [f"``{name}``: a :class:`~fer_sklearn.FERCNNClassifier` with the library's "
-                      f"defaults but the epochs, trained on {_trained(info)}.", ""]
+            lines += [f"{heading}: a :class:`~fer_sklearn.FERCNNClassifier` with the "
+                      f"library's defaults but the epochs, trained on {_trained(info)}.", ""]
         lines += [
             f"- PublicTest accuracy, as shipped: **{info['publictest_accuracy']:.1%}** "
             f"({info['publictest_n']:,} faces, the default {views} test-time views).",
@@ -271,8 +299,9 @@ def main(argv=None):
     parser.add_argument("--continue", dest="resume", metavar="FILE",
                         help="train this file, written by this script, --max-epochs more "
                              "(default 3) from --lr on a cosine schedule")
-    parser.add_argument("--lr", type=float, default=5e-4,
-                        help="--continue only: the starting learning rate")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"--continue only: the starting learning rate (default "
+                             f"{CONTINUE_LR:g})")
     parser.add_argument("--zoom", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="--continue only: random zooms between these scales")
     parser.add_argument("--faces", action="store_true",
@@ -295,8 +324,20 @@ def main(argv=None):
     continuation = None
     if args.members and args.resume:
         parser.error("--members and --continue are separate steps")
-    if (args.zoom or args.lr != parser.get_default("lr")) and not args.resume:
+    if (args.zoom or args.lr) and not args.resume:
         parser.error("--zoom and --lr only apply with --continue")
+    path = Path(args.out) / f"{args.model}{'_faces' if args.faces else ''}.skops"
+    if args.resume:
+        if path.resolve() == Path(args.resume).resolve():
+            parser.error(f"--continue {args.resume} would overwrite the file it continues: "
+                         "pass --faces or another --out")
+        # Every member continues on the targets it was trained on: one kind for all.
+        base_labels = read_metadata(args.resume).get("labels", "majority")
+        kinds = set(base_labels if isinstance(base_labels, list) else [base_labels])
+        if len(kinds) > 1:
+            parser.error(f"{args.resume}'s members were trained on different targets "
+                         f"({sorted(kinds)}): continue each member, then join them")
+        args.labels = kinds.pop()
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
@@ -330,7 +371,6 @@ def main(argv=None):
         model.set_params(test_time_shift=args.test_time_shift)
 
     os.makedirs(args.out, exist_ok=True)
-    path = Path(args.out) / f"{args.model}{'_faces' if args.faces else ''}.skops"
     # float16 weights only if they keep every PublicTest probability within the tolerance.
     proba = model.predict_proba(X_test)
     # The float16 trial goes to a scratch file: the shipped one is replaced once, at the end.

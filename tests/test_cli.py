@@ -563,6 +563,29 @@ def test_predict_photos_with_the_shipped_model(photos, tmp_path):
         assert imread(annotated / name).shape[1] >= 500
 
 
+def test_predict_sends_detected_faces_to_the_shipped_variant_for_them(photos, tmp_path):
+    """Faces cut already go to the shipped model, faces found in a photo to its faces variant."""
+    import pandas as pd
+
+    from fer_sklearn.pretrained import load_pretrained
+
+    X, y = make_faces(4, random_state=3, return_X_y=True)
+    csv = _write_csv(tmp_path / "faces.csv", np.rint(X), y)
+    photo = str(photos / "astronaut.jpg")
+    status, stdout, stderr = run(["predict", photo, csv])
+    assert status == 0, stderr
+    table = pd.read_csv(io.StringIO(stdout))
+    proba = table.filter(like="proba_").to_numpy()
+    in_photo = (table["file"] == photo).to_numpy()
+    assert in_photo.sum() == 1 and (~in_photo).sum() == 4
+    np.testing.assert_allclose(proba[~in_photo], load_pretrained("fer2013").predict_proba(
+        np.rint(X)), atol=2e-6)
+    photos_model = load_pretrained("fer2013", faces=True)
+    np.testing.assert_allclose(proba[in_photo], photos_model.predict_proba([photo]), atol=2e-6)
+    aligned = photos_model[0].transform([photo])
+    assert np.abs(proba[in_photo] - load_pretrained("fer2013").predict_proba(aligned)).max() > 1e-3
+
+
 def test_predict_glob_and_refused_annotate_folder(photos, tmp_path):
     import pandas as pd
 

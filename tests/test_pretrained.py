@@ -19,20 +19,28 @@ needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found a
                                 "(set FER2013_PATH)")
 SHIPPED = [name for name in PRETRAINED
            if (REPO / "fer_sklearn" / "pretrained" / f"{name}.skops").is_file()]
+# Every shipped file: (name, faces), faces for the variant load_pretrained(faces=True) uses.
+FILES = [(name, faces) for name in SHIPPED for faces in (False, True)
+         if (REPO / "fer_sklearn" / "pretrained"
+             / f"{name}{'_faces' if faces else ''}.skops").is_file()]
 
 
 def test_fer2013_is_shipped_small_and_says_where_it_comes_from():
-    assert "fer2013" in SHIPPED
-    for name in SHIPPED:
-        path = REPO / "fer_sklearn" / "pretrained" / f"{name}.skops"
+    assert ("fer2013", False) in FILES and ("fer2013", True) in FILES
+    for name, faces in FILES:
+        path = REPO / "fer_sklearn" / "pretrained" / f"{name}{'_faces' if faces else ''}.skops"
         assert path.stat().st_size <= 10_000_000
-        info = pretrained_info(name)
-        assert info["name"] == name
-        # An ensemble records each member's run; its seeds and time are theirs.
+        info = pretrained_info(name, faces=faces)
+        assert info["name"] == name and bool(info.get("faces")) == faces
+        # An ensemble records each member's run; its seeds and time are theirs, plus
+        # the time of any continued training.
         members = info.get("members") or [info]
+        continuation = info.get("continuation") or {"fit_seconds": 0}
         assert len({run["seed"] for run in members}) == len(members)
-        assert info["fit_seconds"] == pytest.approx(sum(run["fit_seconds"] for run in members))
-        assert load_pretrained(name).n_members == len(members)
+        assert info["fit_seconds"] == pytest.approx(
+            sum(run["fit_seconds"] for run in members) + continuation["fit_seconds"])
+        model = load_pretrained(name, faces=faces)
+        assert (model[-1] if faces else model).n_members == len(members)
         assert len(info["data_sha256"]["fer2013.csv.gz"]) == 64
         assert info["recipe"]["max_epochs"] >= 1 and 0 < info["publictest_accuracy"] < 1
         assert info["float16_max_proba_difference"] <= 1e-3 or info["weights_dtype"] == "float32"
@@ -48,24 +56,43 @@ def test_predicts_emotion_names():
     assert model.device == "auto"
 
 
+def test_faces_pipeline_uses_the_variant_trained_on_the_detectors_framing():
+    from sklearn.pipeline import Pipeline
+
+    from fer_sklearn.faces import FaceAligner
+
+    pipeline = load_pretrained("fer2013", faces=True)
+    assert isinstance(pipeline, Pipeline) and isinstance(pipeline[0], FaceAligner)
+    crops, photos = load_pretrained("fer2013"), pipeline[-1]
+    assert list(photos.classes_) == list(crops.classes_)
+    faces = np.random.RandomState(0).randint(0, 256, (5, 2304))
+    assert np.abs(photos.predict_proba(faces) - crops.predict_proba(faces)).max() > 1e-3
+    info = pretrained_info("fer2013", faces=True)
+    assert info["continuation"]["from"]["command"] == pretrained_info("fer2013")["command"]
+    # A model without a variant for detected faces is used behind FaceAligner as it is.
+    if "ferplus" in SHIPPED and ("ferplus", True) not in FILES:
+        assert pretrained_info("ferplus", faces=True) == pretrained_info("ferplus")
+
+
 def test_unknown_name():
     with pytest.raises(ValueError, match="unknown pretrained model 'affectnet'"):
         load_pretrained("affectnet")
 
 
 @needs_real
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_file_reproduces_its_recorded_publictest_accuracy(name):
+@pytest.mark.parametrize("name, faces", FILES)
+def test_shipped_file_reproduces_its_recorded_publictest_accuracy(name, faces):
     from fer_sklearn.datasets import load_fer2013
 
-    info = pretrained_info(name)
+    info = pretrained_info(name, faces=faces)
     if name == "fer2013":
         bunch = load_fer2013(REAL, usage="PublicTest")
     else:
         bunch = load_fer2013(REAL, usage="PublicTest", labels="ferplus",
                              ferplus_path=REAL.parent / "fer2013new.csv")
     y = np.asarray(bunch.target_names)[bunch.target]
-    accuracy = load_pretrained(name).score(bunch.data, y)
+    model = load_pretrained(name, faces=faces)
+    accuracy = (model[-1] if faces else model).score(bunch.data, y)
     assert len(y) == info["publictest_n"]
     # Within 0.1 point: bfloat16 and float32 forward passes differ on a few faces.
     assert abs(accuracy - info["publictest_accuracy"]) <= 0.001, (accuracy, info)
@@ -95,12 +122,13 @@ def test_loads_and_predicts_offline_in_a_fresh_process(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing written, no cache, no download
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_the_docs_quote_the_shipped_files_figures(name):
+@pytest.mark.parametrize("name, faces", FILES)
+def test_the_docs_quote_the_shipped_files_figures(name, faces):
     """The model page's figures come from the file's own metadata, not from memory."""
     text = (REPO / "docs" / "_pretrained_results.rst").read_text(encoding="utf-8")
-    text = text[text.index(f"``{name}``:"):]
-    info = pretrained_info(name)
+    text = text[text.index(f"``{name}`` for detected faces" if faces else f"``{name}``:"):]
+    text = text[:text.index("- Made by")]  # this model's paragraph only
+    info = pretrained_info(name, faces=faces)
     assert f"{info['publictest_accuracy']:.1%}" in text
     assert f"{info['fit_seconds'] / 60:.0f} minutes" in text
     for name, recall in info["publictest_recall"].items():

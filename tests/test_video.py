@@ -33,7 +33,8 @@ W, H, SIDE, FPS = 640, 480, 160, 25
 
 @pytest.fixture(scope="module")
 def model():
-    return load_pretrained("fer2013")
+    """The model predict_video and the command use by default, for detected faces."""
+    return load_pretrained("fer2013", faces=True)[-1]
 
 
 def _background():

@@ -256,14 +256,16 @@ def build_parser():
         "time and a track id that follows the person), each row of a FER2013-style CSV, each "
         "48x48 image as one face. For clips, a summary of each track's time in each emotion "
         "is printed on stderr. Without --model, the FER2013 model shipped with fer_sklearn "
-        "is used.")
+        "is used. A shipped model predicts the faces found in photographs and clips with "
+        "its variant trained on the face detector's framing, where it has one.")
     predict.add_argument("paths", nargs="+", metavar="INPUT",
                          help="photographs, video clips (" + ", ".join(VIDEO_SUFFIXES)
                               + ", animated GIF), folders of them (searched recursively), "
                               "glob patterns, or FER2013-style CSV files (.csv/.gz/.zip); the "
                               "older form 'predict MODEL.skops INPUT' still works")
-    predict.add_argument("--model", help="a shipped model ('fer2013', 'ferplus') or a model "
-                         "file written by 'fer-sklearn train' (default: fer2013)")
+    predict.add_argument("--model", help="a shipped model ('fer2013', 'ferplus'; fer2013 has "
+                         "a variant for detected faces) or a model file written by "
+                         "'fer-sklearn train', used for every input (default: fer2013)")
     predict.add_argument("--out", default="-", help="CSV file; '-' for stdout (default)")
     predict.add_argument("--annotate", metavar="PATH",
                          help="also draw the boxes, labels and probabilities: a new folder "

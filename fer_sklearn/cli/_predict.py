@@ -56,20 +56,39 @@ def _is_clip(path):
     return False
 
 
-def _model(source, device):
-    """A shipped model by name, or a model file."""
-    from ..pretrained import PRETRAINED, load_pretrained
+def _models(source, device):
+    """The models for faces already cut and for faces found in photos or clips.
 
-    if source in PRETRAINED and not os.path.exists(source):
-        try:
-            return load_pretrained(source, device=device)
-        except (OSError, ValueError) as exc:
-            raise CLIError(one_line(exc)) from None
-    return load_model(source, device)
+    A shipped model by name may have a variant for the face detector's
+    framing (``load_pretrained(name, faces=True)``); a model file, or a
+    shipped model without a variant, is used for both.
+    """
+    from ..pretrained import PRETRAINED, load_pretrained, pretrained_info
+
+    if not (source in PRETRAINED and not os.path.exists(source)):
+        model = load_model(source, device)
+        return model, model
+    try:
+        model = load_pretrained(source, device=device)
+        if not pretrained_info(source, faces=True).get("faces"):
+            return model, model
+        faces = load_pretrained(source, faces=True, device=device)[-1]
+    except (OSError, ValueError) as exc:
+        raise CLIError(one_line(exc)) from None
+    # Both write into one table: the same columns, from faces cut the same way.
+    if (list(faces.classes_) != list(model.classes_)
+            or tuple(faces.image_shape_) != tuple(model.image_shape_)):
+        raise CLIError(f"the shipped {source!r} models for cut and for detected faces "
+                       "disagree on their classes or input size; reinstall fer_sklearn")
+    return model, faces
 
 
 def _photo_faces(model, files, cache, n_jobs):
-    """Each photograph's or table's faces: rows ``(file, path, face, x, y, width, height)``, crops.
+    """Each photograph's or table's faces.
+
+    Returns rows ``(file, path, face, x, y, width, height)``, the faces'
+    pixels, and which of them a face detector found (the others were cut
+    already).
 
     A FER2013-style table (.csv, .gz, .zip) holds faces already cut; an image
     of exactly the model's input size (48x48) is taken as one face, as in
@@ -88,26 +107,27 @@ def _photo_faces(model, files, cache, n_jobs):
                 raise CLIError(f"{path}: faces have {pixels.shape[1]} pixels, the model "
                                f"expects {model.n_features_in_}")
             return ([(name, path, i, np.nan, np.nan, np.nan, np.nan) for i in range(len(pixels))],
-                    pixels.astype(np.float32))
+                    pixels.astype(np.float32), False)
         from ..faces import extract_faces, read_image
 
         try:
             gray = read_image(path, mode="L")
             if gray.shape == (height, width):
                 return [(name, path, 0, 0, 0, width, height)], gray.reshape(1, -1).astype(
-                    np.float32)
+                    np.float32), False
             faces, cut = extract_faces([gray], size=width)
         except (OSError, ValueError) as exc:
             raise CLIError(one_line(exc)) from None
         rows = [(name, path, int(f.face), f.x, f.y, f.width, f.height)
                 for f in faces.itertuples()]
-        return rows or [(name, path, np.nan, np.nan, np.nan, np.nan, np.nan)], cut
+        return rows or [(name, path, np.nan, np.nan, np.nan, np.nan, np.nan)], cut, True
 
     found = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(one)(name, path) for name, path in files)
-    rows = [row for part, _ in found for row in part]
-    crops = [cut for _, cut in found]
-    return rows, np.concatenate(crops) if crops else np.zeros((0, model.n_features_in_))
+    rows = [row for part, _, _ in found for row in part]
+    crops = np.concatenate([cut for _, cut, _ in found])
+    detected = np.concatenate([np.full(len(cut), by_detector) for _, cut, by_detector in found])
+    return rows, crops, detected
 
 
 def _clip_faces(model, clips, args):
@@ -231,23 +251,26 @@ def predict_command(args):
               *(path for _, path in files)]
     annotate = _check_outputs(args, inputs, len(clips), len(photos))
 
-    model = _model(source, args.device)
+    model, faces_model = _models(source, args.device)
     names = class_names(model.classes_)
     proba_columns = [f"proba_{name}" for name in names]
     tables = []
     if photos:
-        rows, crops = _photo_faces(model, photos, args.cache, args.n_jobs)
+        rows, crops, detected = _photo_faces(model, photos, args.cache, args.n_jobs)
         table = pd.DataFrame(rows, columns=["file", "path", "face", "x", "y", "width", "height"])
         table["face"] = table["face"].astype("Int64")
         proba = np.full((len(table), len(names)), np.nan)
         has_face = table["face"].notna().to_numpy()
-        if len(crops):
-            proba[has_face] = model.predict_proba(crops)
+        face_proba = np.empty((len(crops), len(names)))
+        for by, mask in ((model, ~detected), (faces_model, detected)):
+            if mask.any():
+                face_proba[mask] = by.predict_proba(crops[mask])
+        proba[has_face] = face_proba
         table["label"] = [names[i] if found else np.nan
                           for i, found in zip(np.nan_to_num(proba).argmax(axis=1), has_face)]
         table[proba_columns] = proba
         tables.append(table)
-    clip_tables = _clip_faces(model, clips, args) if clips else []
+    clip_tables = _clip_faces(faces_model, clips, args) if clips else []
     for clip in clip_tables:
         tables.append(clip.rename(columns={"track": "face"}).drop(columns="detected"))
     table = pd.concat(tables, ignore_index=True)

@@ -8,10 +8,14 @@ PRETRAINED = ("fer2013", "ferplus")
 """Names of the models :func:`load_pretrained` knows, whether or not this install ships each."""
 
 
-def _path(name):
+def _path(name, faces=False):
+    """The file of model ``name``; with ``faces``, its variant for detected faces if shipped."""
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained model {name!r}; the names are {list(PRETRAINED)}")
-    path = resources.files(__package__) / f"{name}.skops"
+    folder = resources.files(__package__)
+    if faces and (folder / f"{name}_faces.skops").is_file():
+        return folder / f"{name}_faces.skops"
+    path = folder / f"{name}.skops"
     if not path.is_file():
         raise FileNotFoundError(f"this installation of fer_sklearn ships no {name!r} model "
                                 f"(looked for {path}); retrain it with "
@@ -35,6 +39,11 @@ def load_pretrained(name="fer2013", *, faces=False, device=None):
     faces : bool, default=False
         Return ``make_pipeline(FaceAligner(), model)``, which takes photos
         (file paths, PIL images or arrays of any size) rather than 48x48 faces.
+        Where the package ships one (``"fer2013"``), the model is then a
+        variant trained a few epochs more on randomly zoomed faces, to take
+        the face detector's box, which frames a face less exactly than
+        FER2013's crops (the scene benchmark in ``docs/faces.rst`` measures
+        both); ``"ferplus"`` uses its only model.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default=None
         Where it predicts; None is ``"auto"`` (a GPU where there is one).
 
@@ -61,7 +70,7 @@ def load_pretrained(name="fer2013", *, faces=False, device=None):
     >>> model.predict(faces)  # doctest: +SKIP
     array(['happy', 'neutral'], dtype='<U8')
     """
-    model = load(_path(name), device="auto" if device is None else device)
+    model = load(_path(name, faces), device="auto" if device is None else device)
     if not faces:
         return model
     from sklearn.pipeline import make_pipeline
@@ -71,13 +80,15 @@ def load_pretrained(name="fer2013", *, faces=False, device=None):
     return make_pipeline(FaceAligner(), model)
 
 
-def pretrained_info(name="fer2013"):
+def pretrained_info(name="fer2013", *, faces=False):
     """The provenance a shipped model file carries.
 
     Parameters
     ----------
     name : {"fer2013", "ferplus"}, default="fer2013"
         The shipped model, as for :func:`load_pretrained`.
+    faces : bool, default=False
+        The model ``load_pretrained(name, faces=True)`` uses.
 
     Returns
     -------
@@ -86,11 +97,14 @@ def pretrained_info(name="fer2013"):
         on), ``fer_sklearn_version``, ``git_commit``, ``recipe`` (every
         estimator parameter), ``seed``, ``publictest_accuracy`` and
         ``publictest_recall`` (of the file as shipped), ``weights_dtype``,
-        ``fit_seconds``, ``machine`` and the ``command`` that made it.
+        ``fit_seconds``, ``machine`` and the ``command`` that made it; an
+        ensemble adds each training run (``members``), a model trained
+        further from a shipped file the ``continuation`` (its epochs,
+        learning rate, zooms, seed and time).
 
     Raises
     ------
     ValueError, FileNotFoundError
         As :func:`load_pretrained`.
     """
-    return read_metadata(_path(name))
+    return read_metadata(_path(name, faces))

@@ -67,7 +67,9 @@ def predict_video(video, estimator=None, *, step=1, rate=None, detect_every=5,
         A classifier of FER2013-framed faces, ``(n, side * side)`` grey pixels
         0..255, with ``predict_proba`` and ``classes_`` (a
         :class:`~fer_sklearn.FERCNNClassifier`, or a pipeline ending in one).
-        None: the shipped FER2013 model (:func:`~fer_sklearn.pretrained.load_pretrained`).
+        None: the shipped FER2013 model for detected faces
+        (``load_pretrained("fer2013", faces=True)``, see
+        :func:`~fer_sklearn.pretrained.load_pretrained`).
     step : int, default=1
         Analyse every ``step``-th frame (frames in between are skipped without
         being converted).
@@ -150,7 +152,7 @@ def predict_video(video, estimator=None, *, step=1, rate=None, detect_every=5,
     if estimator is None:
         from ..pretrained import load_pretrained
 
-        estimator = load_pretrained("fer2013")
+        estimator = load_pretrained("fer2013", faces=True)[-1]
     if not (hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")):
         raise TypeError("estimator must be a fitted classifier with predict_proba and "
                         f"classes_, got {type(estimator).__name__}")
