@@ -231,7 +231,8 @@ def write_docs(path):
         if continuation:
             zoom = continuation["zoom"]
             lines += [
-                f"{heading}: the model made by ``{continuation['from']['command']}`` (PublicTest "
+                f"{heading}: the ``{name}`` model made by ``{continuation['from']['command']}`` "
+                f"(PublicTest "
                 f"{continuation['from']['publictest_accuracy']:.1%}), trained "
                 f"{continuation['epochs']} epochs more, all its networks at once "
                 f"(``warm_start=True``), the learning rate falling from {continuation['lr']:g} "
