@@ -50,6 +50,7 @@ commands that made each one, and each run's time on 2 CPU cores
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -65,6 +66,7 @@ import torch
 from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
                          read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
+from fer_sklearn.pretrained._load import _file_name
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "fer2013"
@@ -215,8 +217,8 @@ def write_docs(path):
     from fer_sklearn.pretrained import PRETRAINED, pretrained_info
 
     lines = []
-    for name, faces in ((name, faces) for name in PRETRAINED for faces in (False, True)):
-        file = OUT / f"{name}{'_faces' if faces else ''}.skops"
+    for name, faces in itertools.product(PRETRAINED, (False, True)):
+        file = OUT / _file_name(name, faces)
         if not file.is_file():
             continue
         info = pretrained_info(name, faces=faces)
@@ -327,7 +329,7 @@ def main(argv=None):
         parser.error("--members and --continue are separate steps")
     if (args.zoom or args.lr) and not args.resume:
         parser.error("--zoom and --lr only apply with --continue")
-    path = Path(args.out) / f"{args.model}{'_faces' if args.faces else ''}.skops"
+    path = Path(args.out) / _file_name(args.model, args.faces)
     if args.resume:
         if path.resolve() == Path(args.resume).resolve():
             parser.error(f"--continue {args.resume} would overwrite the file it continues: "

@@ -12,24 +12,23 @@ import pytest
 
 from fer_sklearn import EMOTIONS, FERCNNClassifier
 from fer_sklearn.pretrained import PRETRAINED, load_pretrained, pretrained_info
+from fer_sklearn.pretrained._load import _file_name
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
 needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found at {REAL} "
                                 "(set FER2013_PATH)")
-SHIPPED = [name for name in PRETRAINED
-           if (REPO / "fer_sklearn" / "pretrained" / f"{name}.skops").is_file()]
+FOLDER = REPO / "fer_sklearn" / "pretrained"
+SHIPPED = [name for name in PRETRAINED if (FOLDER / _file_name(name)).is_file()]
 # Every shipped file: (name, faces), faces for the variant load_pretrained(faces=True) uses.
 FILES = [(name, faces) for name in SHIPPED for faces in (False, True)
-         if (REPO / "fer_sklearn" / "pretrained"
-             / f"{name}{'_faces' if faces else ''}.skops").is_file()]
+         if (FOLDER / _file_name(name, faces)).is_file()]
 
 
 def test_fer2013_is_shipped_small_and_says_where_it_comes_from():
     assert ("fer2013", False) in FILES and ("fer2013", True) in FILES
     for name, faces in FILES:
-        path = REPO / "fer_sklearn" / "pretrained" / f"{name}{'_faces' if faces else ''}.skops"
-        assert path.stat().st_size <= 10_000_000
+        assert (FOLDER / _file_name(name, faces)).stat().st_size <= 10_000_000
         info = pretrained_info(name, faces=faces)
         assert info["name"] == name and bool(info.get("faces")) == faces
         # An ensemble records each member's run; its seeds and time are theirs, plus

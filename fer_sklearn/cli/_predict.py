@@ -63,14 +63,15 @@ def _models(source, device):
     framing (``load_pretrained(name, faces=True)``); a model file, or a
     shipped model without a variant, is used for both.
     """
-    from ..pretrained import PRETRAINED, load_pretrained, pretrained_info
+    from ..pretrained import PRETRAINED, load_pretrained
+    from ..pretrained._load import _path
 
     if not (source in PRETRAINED and not os.path.exists(source)):
         model = load_model(source, device)
         return model, model
     try:
         model = load_pretrained(source, device=device)
-        if not pretrained_info(source, faces=True).get("faces"):
+        if _path(source, faces=True) == _path(source):  # no variant: one file for both
             return model, model
         faces = load_pretrained(source, faces=True, device=device)[-1]
     except (OSError, ValueError) as exc:

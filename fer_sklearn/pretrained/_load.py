@@ -8,14 +8,19 @@ PRETRAINED = ("fer2013", "ferplus")
 """Names of the models :func:`load_pretrained` knows, whether or not this install ships each."""
 
 
+def _file_name(name, faces=False):
+    """The file name of model ``name``, or of its variant for detected faces."""
+    return f"{name}_faces.skops" if faces else f"{name}.skops"
+
+
 def _path(name, faces=False):
     """The file of model ``name``; with ``faces``, its variant for detected faces if shipped."""
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained model {name!r}; the names are {list(PRETRAINED)}")
     folder = resources.files(__package__)
-    if faces and (folder / f"{name}_faces.skops").is_file():
-        return folder / f"{name}_faces.skops"
-    path = folder / f"{name}.skops"
+    if faces and (folder / _file_name(name, faces)).is_file():
+        return folder / _file_name(name, faces)
+    path = folder / _file_name(name)
     if not path.is_file():
         raise FileNotFoundError(f"this installation of fer_sklearn ships no {name!r} model "
                                 f"(looked for {path}); retrain it with "
