@@ -160,45 +160,58 @@ def combine(files, name, data_sha256, parser):
     return average_ensemble(members), provenance
 
 
-def continue_training(file, name, data_sha256, args, X, y, fit_params, parser):
+def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     """The model of ``file`` trained ``args.max_epochs`` more epochs, and the continuation's record.
 
     ``warm_start`` keeps every member's weights; the learning rate falls from
     ``args.lr`` along a cosine; ``args.zoom`` adds random zooms (no turn, no
     shift: the estimator's own augmentation shifts) drawn with ``args.seed``.
-    The model returned has the file's parameters again (``warm_start=False``,
-    its epochs and learning rate): a later ``fit`` trains afresh with the
-    original recipe; the continuation is in the record.
+    Members trained on one kind of target train at once, on the same
+    batches; an ensemble whose members were trained on different targets
+    (ferplus: majority labels and vote shares) is split, each network trained
+    on its own targets (``shares`` for vote shares), and joined again. The
+    model returned has the file's parameters again (``warm_start=False``, its
+    epochs and learning rate): a later ``fit`` trains afresh with the original
+    recipe; the continuation is in the record.
     """
+    from fer_sklearn._ensemble import _split
     from fer_sklearn.callbacks import RandomAffine
 
     info = read_metadata(file)
     if info.get("name") != name or info.get("data_sha256") != data_sha256:
         parser.error(f"{file} is not a {name!r} model trained on these data files")
     model = load(file)
+    # Files written before --labels existed were trained on the majority labels.
+    labels = info.get("labels", "majority")
+    kinds = labels if isinstance(labels, list) else [labels] * model.n_members
+    groups = [(model, kinds[0])] if len(set(kinds)) == 1 else list(zip(_split(model), kinds))
     training = ("warm_start", "max_epochs", "lr", "lr_schedule", "random_state", "callbacks",
                 "verbose")
-    original = {key: value for key, value in model.get_params().items() if key in training}
-    callbacks = []
-    if args.zoom:
-        callbacks = [("augment_zoom", RandomAffine(degrees=0, scale=tuple(args.zoom), max_shift=0,
-                                                    random_state=args.seed))]
     lr = args.lr or CONTINUE_LR
-    model.set_params(warm_start=True, max_epochs=args.max_epochs or 3, lr=lr,
-                     lr_schedule="cosine", random_state=args.seed, callbacks=callbacks,
-                     verbose=1)
-    print(f"continuing {file}: {len(y):,} faces, {model.max_epochs} epochs", flush=True)
     start = time.perf_counter()
-    model.fit(X, y, **fit_params)
+    for network, kind in groups:
+        original = {key: value for key, value in network.get_params().items() if key in training}
+        callbacks = []
+        if args.zoom:
+            callbacks = [("augment_zoom", RandomAffine(degrees=0, scale=tuple(args.zoom),
+                                                        max_shift=0, random_state=args.seed))]
+        network.set_params(warm_start=True, max_epochs=args.max_epochs or 3, lr=lr,
+                           lr_schedule="cosine", random_state=args.seed, callbacks=callbacks,
+                           verbose=1)
+        print(f"continuing {file} ({kind}, {network.n_members} network(s)): {len(y):,} faces, "
+              f"{network.max_epochs} epochs", flush=True)
+        network.fit(X, y, **({"target_proba": shares} if kind == "distribution" else {}))
+        network.set_params(**original)
+    if len(groups) > 1:
+        model = average_ensemble([network for network, _ in groups])
     record = {
         "from": {"sha256": sha256(file),
                  **{key: info.get(key) for key in ("command", "git_commit",
                                                    "publictest_accuracy", "fit_seconds")}},
-        "epochs": model.max_epochs, "lr": lr, "lr_schedule": "cosine",
-        "zoom": args.zoom, "seed": args.seed,
+        "epochs": args.max_epochs or 3, "lr": lr, "lr_schedule": "cosine",
+        "zoom": args.zoom, "seed": args.seed, "separately": len(groups) > 1,
         "fit_seconds": time.perf_counter() - start,
     }
-    model.set_params(**original)
     return model, info, record
 
 
@@ -329,32 +342,29 @@ def main(argv=None):
         parser.error("--members and --continue are separate steps")
     if (args.zoom or args.lr) and not args.resume:
         parser.error("--zoom and --lr only apply with --continue")
+    if args.resume and args.labels != "majority":
+        parser.error("--continue trains each network on the targets it was trained on: "
+                     "drop --labels")
     path = Path(args.out) / _file_name(args.model, args.faces)
     if args.resume:
         if path.resolve() == Path(args.resume).resolve():
             parser.error(f"--continue {args.resume} would overwrite the file it continues: "
                          "pass --faces or another --out")
-        # Every member continues on the targets it was trained on: one kind for all.
-        base_labels = read_metadata(args.resume).get("labels", "majority")
-        kinds = set(base_labels if isinstance(base_labels, list) else [base_labels])
-        if len(kinds) > 1:
-            parser.error(f"{args.resume}'s members were trained on different targets "
-                         f"({sorted(kinds)}): continue each member, then join them")
-        args.labels = kinds.pop()
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
-    fit_params = {"target_proba": shares} if args.labels == "distribution" else {}
     if args.resume:
         model, base, continuation = continue_training(args.resume, args.model, data_sha256,
-                                                      args, X_train, y_train, fit_params, parser)
+                                                      args, X_train, y_train, shares, parser)
         members = base.get("members")
         fit_seconds = base["fit_seconds"] + continuation["fit_seconds"]
         seed, trained_on = base["seed"], base["trained_on"]
+        labels = base.get("labels", "majority")
     elif args.members:
         model, members = combine(args.members, args.model, data_sha256, parser)
         fit_seconds = sum(member["fit_seconds"] for member in members)
         seed = [member["seed"] for member in members]
+        labels = [member["labels"] for member in members]
         trained_on = "; ".join(f"{member['trained_on']} (seed {member['seed']})"
                                for member in members)
     else:
@@ -365,9 +375,10 @@ def main(argv=None):
         print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs",
               flush=True)
         start = time.perf_counter()
-        model.fit(X_train, y_train, **fit_params)
+        model.fit(X_train, y_train,
+                  **({"target_proba": shares} if args.labels == "distribution" else {}))
         fit_seconds = time.perf_counter() - start
-        members, seed = None, args.seed
+        members, seed, labels = None, args.seed, args.labels
         trained_on = (f"{len(y_train)} FER2013 Training rows"
                       + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else ""))
     if args.test_time_shift is not None:
@@ -397,7 +408,7 @@ def main(argv=None):
         "classes": [str(c) for c in model.classes_],
         "label_order_of_the_data": list(names),
         "trained_on": trained_on,
-        "labels": args.labels if members is None else [m["labels"] for m in members],
+        "labels": labels,
         "data_sha256": data_sha256,
         "fer_sklearn_version": __version__,
         "git_commit": commit,

@@ -102,8 +102,25 @@ def average_ensemble(estimators):
                     f"estimators[0].{name} is {getattr(first, name)!r}: an ensemble "
                     "standardises its input once, so its members must be fitted on the "
                     "same images")
-    members = [member for estimator in estimators for member in _members(estimator)]
-    ensemble = clone(first).set_params(n_members=len(members))
+    return _assemble(first, [member for estimator in estimators
+                             for member in _members(estimator)])
+
+
+def _split(ensemble):
+    """The networks of a fitted :class:`FERCNNClassifier`, each as a fitted estimator.
+
+    The inverse of :func:`average_ensemble`: each estimator has the
+    ensemble's parameters with ``n_members=1`` and its fitted input scaling,
+    so ``average_ensemble(_split(ensemble))`` predicts as ``ensemble`` does.
+    Used to train the members of an ensemble on different targets.
+    """
+    check_is_fitted(ensemble)
+    return [_assemble(ensemble, [member]) for member in _members(ensemble)]
+
+
+def _assemble(first, networks):
+    """A fitted estimator with ``first``'s parameters and fitted input, holding copies of ``networks``."""
+    ensemble = clone(first).set_params(n_members=len(networks))
     for name in _FROM_FIRST:
         if hasattr(first, name):
             setattr(ensemble, name, copy.deepcopy(getattr(first, name)))
@@ -111,7 +128,7 @@ def average_ensemble(estimators):
     with torch.random.fork_rng(devices=[]):
         module = ensemble._build_module(len(ensemble.classes_))
     targets = module.members if isinstance(module, MemberAverage) else [module]
-    for index, (target, source) in enumerate(zip(targets, members)):
+    for index, (target, source) in enumerate(zip(targets, networks)):
         try:
             target.load_state_dict(source.state_dict())
         except RuntimeError as exc:

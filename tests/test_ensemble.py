@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from fer_sklearn import FERCNNClassifier, FERDNNClassifier, average_ensemble, load, save
+from fer_sklearn._ensemble import _split
 from fer_sklearn._modules import FERCNN, MemberAverage
 from fer_sklearn._weighting import WeightedCrossEntropy, WeightedNeuralNetClassifier
 
@@ -47,6 +48,22 @@ def test_ensemble_of_ensembles_flattens(fitted, data):
     assert nested.n_members == 3
     expected = (fitted[0].predict_proba(X) * 2 + fitted[1].predict_proba(X)) / 3
     np.testing.assert_allclose(nested.predict_proba(X), expected, atol=1e-5)
+
+
+def test_split_gives_back_the_members(fitted, data):
+    """_split is average_ensemble's inverse; a member it gives trains on (warm_start)."""
+    X, y = data
+    members = _split(average_ensemble(fitted))
+    assert [m.n_members for m in members] == [1, 1]
+    for member, original in zip(members, fitted):
+        np.testing.assert_allclose(member.predict_proba(X[200:]), original.predict_proba(X[200:]),
+                                   atol=1e-6)
+    before = members[1].predict_proba(X[200:])
+    members[1].set_params(warm_start=True, max_epochs=1).fit(X[:200], y[:200])
+    assert np.abs(members[1].predict_proba(X[200:]) - before).max() > 1e-3
+    # The ensemble it came from, and the other member, are untouched.
+    np.testing.assert_allclose(members[0].predict_proba(X[200:]), fitted[0].predict_proba(X[200:]),
+                               atol=1e-6)
 
 
 def test_ensemble_saves_and_loads(fitted, data, tmp_path):
