@@ -245,20 +245,23 @@ def write_docs(path):
                    if faces else f"``{name}``")
         if continuation:
             zoom = continuation["zoom"]
-            lines += [
-                f"{heading}: the ``{name}`` model made by ``{continuation['from']['command']}`` "
-                f"(PublicTest "
-                f"{continuation['from']['publictest_accuracy']:.1%}), trained "
-                f"{continuation['epochs']} epochs more, all its networks at once "
-                f"(``warm_start=True``), the learning rate falling from {continuation['lr']:g} "
+            more = (
+                f"trained {continuation['epochs']} epochs more, "
+                + ("each network alone, on the targets it was trained on"
+                   if continuation.get("separately") else "all its networks at once")
+                + f" (``warm_start=True``), the learning rate falling from {continuation['lr']:g} "
                 "along a cosine"
                 + (f", with random zooms of {zoom[0]:g} to {zoom[1]:g}" if zoom else "")
                 + f" (seed {continuation['seed']}): {continuation['fit_seconds'] / 60:.0f} "
                 f"minutes on {info['machine']['torch_threads']} CPU threads "
-                f"({info['precision_used']}), {info['fit_seconds'] / 60:.0f} minutes of "
-                "training in all.",
-                "",
-            ]
+                f"({info['precision_used']})")
+            total = f"{info['fit_seconds'] / 60:.0f} minutes of training in all"
+        if continuation and faces:
+            # The model it continues is shipped too, and described above.
+            lines += [f"{heading}: the ``{name}`` model made by "
+                      f"``{continuation['from']['command']}`` (PublicTest "
+                      f"{continuation['from']['publictest_accuracy']:.1%}), {more}, {total}.",
+                      ""]
         elif members:
             lines += [
                 f"{heading}: the average of {len(members)} "
@@ -272,6 +275,10 @@ def write_docs(path):
                   for i, run in enumerate(members, start=1)),
                 "",
             ]
+            if continuation:
+                lines += [f"Joined by ``{continuation['from']['command']}`` (PublicTest "
+                          f"{continuation['from']['publictest_accuracy']:.1%}, SHA-256 "
+                          f"``{continuation['from']['sha256'][:12]}``), then {more}.", ""]
         else:
             lines += [f"{heading}: a :class:`~fer_sklearn.FERCNNClassifier` with the "
                       f"library's defaults but the epochs, trained on {_trained(info)}.", ""]

@@ -26,7 +26,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.exceptions import DeviceWarning
@@ -63,6 +62,18 @@ _COMMON_ATTRIBUTE_TYPES = {
 # names; the last three did not exist in files saved by earlier builds of
 # this version, which still load (without the pixel-range warning).
 _OPTIONAL_ATTRIBUTES = {"feature_names_in_", "pixel_range_", "n_iter_", "interrupted_"}
+
+
+def _skops():
+    """skops.io, imported on first use.
+
+    Importing it lists every scikit-learn estimator to build its trusted
+    types, about 3 s on a 2-core machine: ``import fer_sklearn`` (the command
+    line's start, each joblib or dask worker) pays that only to save or load.
+    """
+    import skops.io
+
+    return skops.io
 
 
 def _attribute_types(cls):
@@ -197,7 +208,7 @@ def save(estimator, path, *, metadata=None, weights_dtype="float32"):
         _check_metadata(metadata)
     payload = _payload(estimator, metadata, weights_dtype)
     with atomic_open(path) as file:
-        sio.dump(payload, file)
+        _skops().dump(payload, file)
 
 
 def _check_metadata(value, where="metadata"):
@@ -259,7 +270,7 @@ def _refuse_untrusted(path, untrusted, trusted):
 
 
 def _parse(data, untrusted):
-    payload = sio.loads(data, trusted=untrusted)
+    payload = _skops().loads(data, trusted=untrusted)
     if (not isinstance(payload, dict) or payload.get("format") != _FORMAT
             or payload.get("estimator") not in _ESTIMATORS):
         raise ValueError("it holds no fer_sklearn estimator")
@@ -396,7 +407,7 @@ def _read(path, trusted):
     # Each step that interprets the file runs under the one guard; the two
     # refusals sit between the steps so that they keep their type and message.
     with _malformed(path):
-        untrusted = sio.get_untrusted_types(data=data)
+        untrusted = _skops().get_untrusted_types(data=data)
     _refuse_untrusted(path, untrusted, trusted)
     with _malformed(path):
         payload = _parse(data, untrusted)

@@ -458,13 +458,13 @@ def test_file_names_that_are_not_utf8(model_file, tmp_path):
     name = os.fsdecode(b"caf\xe9.png")  # Latin-1, as an old camera or Windows share writes it
     Image.fromarray(X[0].reshape(48, 48).astype(np.uint8)).save(folder / name)
     out = tmp_path / os.fsdecode(b"r\xe9sultats.csv")
-    process = _cli("predict", model_file, folder, "--out", out)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 0, stderr
+    status, stdout, stderr = run(["predict", model_file, folder, "--out", out])
+    assert status == 0, stderr
     assert stdout == "wrote 1 predictions to " + str(out).encode(
         "utf-8", "backslashreplace").decode() + "\n"
     assert out.read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9.png,0,")
-    process = _cli("predict", model_file, folder)  # to stdout, a pipe
+    # A real process's stdout, a pipe that takes UTF-8 only.
+    process = _cli("predict", model_file, folder)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     assert stdout.splitlines()[1].startswith("caf\\udce9.png,")

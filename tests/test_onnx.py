@@ -37,7 +37,7 @@ def _session(path):
                          [("flat", True, 1), ("image", False, 0), ("image", True, 2)])
 def test_onnxruntime_matches_predict_proba(cnn, faces, tmp_path, input_shape, test_time_flip,
                                            test_time_shift):
-    X, _ = faces
+    X = faces[0][:300]  # up to 10 views each, predicted three ways
     # Predict-time switches: a shallow copy shares the fitted net, no refit needed.
     cnn = copy.copy(cnn).set_params(test_time_flip=test_time_flip,
                                     test_time_shift=test_time_shift)
@@ -48,7 +48,7 @@ def test_onnxruntime_matches_predict_proba(cnn, faces, tmp_path, input_shape, te
     session = _session(path)
     pixels = X if input_shape == "flat" else X.reshape(-1, 48, 48)
     proba = session.run(None, {"pixels": pixels})[0]
-    assert proba.shape == (1000, 3)
+    assert proba.shape == (300, 3)
     assert np.abs(proba - before).max() <= 1e-4
     for n in (1, 7):  # the batch axis is dynamic
         np.testing.assert_allclose(session.run(None, {"pixels": pixels[:n]})[0], before[:n],
