@@ -22,7 +22,9 @@ more than 1e-3 (checked here, recorded as ``weights_dtype``), else as float32.
 provenance (``members``) and whose figures are measured afresh.
 
 ``--continue FILE`` trains a file written here a few epochs more
-(``warm_start``, every member at once), optionally with random zooms
+(``warm_start``; members trained on one kind of target at once, on the same
+batches; an ensemble whose members had different targets, as ``ferplus``'s,
+network by network, each on its own), optionally with random zooms
 (``--zoom``), and records both the file's provenance and the continuation.
 ``--faces`` names the result ``<model>_faces.skops``: the variant that
 :func:`~fer_sklearn.pretrained.load_pretrained` uses behind
@@ -174,7 +176,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     epochs and learning rate): a later ``fit`` trains afresh with the original
     recipe; the continuation is in the record.
     """
-    from fer_sklearn._ensemble import _split
+    from fer_sklearn._ensemble import _split_members
     from fer_sklearn.callbacks import RandomAffine
 
     info = read_metadata(file)
@@ -184,7 +186,13 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     # Files written before --labels existed were trained on the majority labels.
     labels = info.get("labels", "majority")
     kinds = labels if isinstance(labels, list) else [labels] * model.n_members
-    groups = [(model, kinds[0])] if len(set(kinds)) == 1 else list(zip(_split(model), kinds))
+    # --members records one kind per file: a file that was itself an ensemble breaks the
+    # one-kind-per-network reading.
+    if len(kinds) != model.n_members or not all(isinstance(kind, str) for kind in kinds):
+        parser.error(f"{file} records targets {labels!r} for {model.n_members} networks: "
+                     "continue the files it joined, then join them")
+    groups = ([(model, kinds[0])] if len(set(kinds)) == 1
+              else list(zip(_split_members(model), kinds, strict=True)))
     training = ("warm_start", "max_epochs", "lr", "lr_schedule", "random_state", "callbacks",
                 "verbose")
     lr = args.lr or CONTINUE_LR
@@ -256,8 +264,9 @@ def write_docs(path):
                 f"minutes on {info['machine']['torch_threads']} CPU threads "
                 f"({info['precision_used']})")
             total = f"{info['fit_seconds'] / 60:.0f} minutes of training in all"
-        if continuation and faces:
-            # The model it continues is shipped too, and described above.
+        if continuation and (faces or not members):
+            # The model it continues is described by its command (for a variant for
+            # faces: the shipped model above).
             lines += [f"{heading}: the ``{name}`` model made by "
                       f"``{continuation['from']['command']}`` (PublicTest "
                       f"{continuation['from']['publictest_accuracy']:.1%}), {more}, {total}.",
@@ -312,9 +321,9 @@ def main(argv=None):
                              "used 30, which fit the 2-hour budget in float32")
     parser.add_argument("--limit", type=int, default=None,
                         help="train on the first N Training rows only (for a smoke test)")
-    parser.add_argument("--labels", choices=("majority", "distribution"), default="majority",
-                        help="ferplus only: train on the majority label or on the vote "
-                             "shares (target_proba)")
+    parser.add_argument("--labels", choices=("majority", "distribution"), default=None,
+                        help="ferplus only: train on the majority label (default) or on the "
+                             "vote shares (target_proba)")
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
     parser.add_argument("--members", nargs="+", metavar="FILE",
                         help="train nothing: ship the average_ensemble of these model files, "
@@ -349,9 +358,10 @@ def main(argv=None):
         parser.error("--members and --continue are separate steps")
     if (args.zoom or args.lr) and not args.resume:
         parser.error("--zoom and --lr only apply with --continue")
-    if args.resume and args.labels != "majority":
+    if args.resume and args.labels is not None:
         parser.error("--continue trains each network on the targets it was trained on: "
                      "drop --labels")
+    args.labels = args.labels or "majority"
     path = Path(args.out) / _file_name(args.model, args.faces)
     if args.resume:
         if path.resolve() == Path(args.resume).resolve():

@@ -106,12 +106,12 @@ def average_ensemble(estimators):
                              for member in _members(estimator)])
 
 
-def _split(ensemble):
+def _split_members(ensemble):
     """The networks of a fitted :class:`FERCNNClassifier`, each as a fitted estimator.
 
     The inverse of :func:`average_ensemble`: each estimator has the
     ensemble's parameters with ``n_members=1`` and its fitted input scaling,
-    so ``average_ensemble(_split(ensemble))`` predicts as ``ensemble`` does.
+    so ``average_ensemble(_split_members(ensemble))`` predicts as ``ensemble`` does.
     Used to train the members of an ensemble on different targets.
     """
     check_is_fitted(ensemble)
@@ -119,7 +119,7 @@ def _split(ensemble):
 
 
 def _assemble(first, networks):
-    """A fitted estimator with ``first``'s parameters and fitted input, holding copies of ``networks``."""
+    """A fitted estimator: ``first``'s parameters and fitted input, copies of ``networks``."""
     ensemble = clone(first).set_params(n_members=len(networks))
     for name in _FROM_FIRST:
         if hasattr(first, name):

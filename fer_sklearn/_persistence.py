@@ -269,8 +269,8 @@ def _refuse_untrusted(path, untrusted, trusted):
         )
 
 
-def _parse(data, untrusted):
-    payload = _skops().loads(data, trusted=untrusted)
+def _parse(sio, data, untrusted):
+    payload = sio.loads(data, trusted=untrusted)
     if (not isinstance(payload, dict) or payload.get("format") != _FORMAT
             or payload.get("estimator") not in _ESTIMATORS):
         raise ValueError("it holds no fer_sklearn estimator")
@@ -404,13 +404,15 @@ def _read(path, trusted):
     # Check and load the same bytes: the file could change between two reads.
     with open(path, "rb") as file:
         data = file.read()
+    # Imported outside the guard: a broken skops is not a damaged file.
+    sio = _skops()
     # Each step that interprets the file runs under the one guard; the two
     # refusals sit between the steps so that they keep their type and message.
     with _malformed(path):
-        untrusted = _skops().get_untrusted_types(data=data)
+        untrusted = sio.get_untrusted_types(data=data)
     _refuse_untrusted(path, untrusted, trusted)
     with _malformed(path):
-        payload = _parse(data, untrusted)
+        payload = _parse(sio, data, untrusted)
     _refuse_other_version(path, payload)
     return payload
 

@@ -498,18 +498,16 @@ def test_round_trip_kaggle_format(tmp_path, data):
 @pytest.fixture(scope="module")
 def real_home(tmp_path_factory):
     """One isolated data home for the real-data tests: the CSV is parsed once (10 s here)."""
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("real") / "home"
-        patch.setenv("FER_SKLEARN_DATA", str(folder))
-        yield folder
+    return tmp_path_factory.mktemp("real") / "home"
 
 
 @needs_real
 def test_real_fer2013_counts(real_home):
-    faces = load_fer2013(REAL, usage="Training")
+    faces = load_fer2013(REAL, usage="Training", data_home=real_home)
     assert faces.data.shape == (28709, 2304)
     assert np.bincount(faces.target).tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
-    test = load_fer2013(REAL, usage="PublicTest")  # from the cache written above
+    # From the cache written above.
+    test = load_fer2013(REAL, usage="PublicTest", data_home=real_home)
     assert np.bincount(test.target).tolist() == [467, 56, 496, 895, 653, 415, 607]
     assert test.data.shape == (3589, 2304)
 
@@ -518,7 +516,8 @@ def test_real_fer2013_counts(real_home):
 @pytest.mark.skipif(not REAL_FERPLUS.is_file(), reason=f"FER+ not found at {REAL_FERPLUS}")
 def test_real_ferplus(real_home):
     # The pixels come from the cache when the test above ran first; the votes are parsed.
-    faces = load_fer2013(REAL, labels="ferplus-proba", ferplus_path=REAL_FERPLUS)
+    faces = load_fer2013(REAL, labels="ferplus-proba", ferplus_path=REAL_FERPLUS,
+                         data_home=real_home)
     assert faces.target.max() == 7 and len(faces.target) < 32298
     np.testing.assert_allclose(faces.target_proba.sum(axis=1), 1)
     assert (faces.target == faces.target_proba.argmax(axis=1)).all()

@@ -2,6 +2,7 @@
 and the results files of ``benchmarks/results/``, for figures written by hand and for
 the tables a benchmark script generates."""
 
+import hashlib
 import importlib
 import json
 import re
@@ -87,3 +88,32 @@ def test_the_ferplus_comparison_is_generated_from_its_results(tmp_path, monkeypa
     assert (tmp_path / "table.rst").read_text(encoding="utf-8") == shipped
     majority = json.loads((REPO / "benchmarks/results/ferplus_majority.json").read_text())
     assert f"{majority['publictest']['accuracy']:.1%}" in shipped
+
+
+def test_the_shipped_models_paragraphs_are_generated_from_their_files(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    pretrained = importlib.import_module("pretrained")
+    pretrained.write_docs(tmp_path / "models.rst")
+    assert ((tmp_path / "models.rst").read_text(encoding="utf-8")
+            == (REPO / "docs/_pretrained_results.rst").read_text(encoding="utf-8"))
+
+
+def test_the_ferplus_continuation_is_quoted_from_its_record():
+    from fer_sklearn.pretrained import pretrained_info
+
+    text = _text("docs/pretrained.rst")
+    text = text[text.index("Training the shipped ``ferplus`` ensemble"):]
+    text = text[:text.index("Provenance you can check")]
+    tried = json.loads((REPO / "benchmarks/results/ferplus_continued_3epochs.json").read_text())
+    shipped = pretrained_info("ferplus")
+    # The record continues the file shipped now.
+    shipped_bytes = (REPO / "fer_sklearn/pretrained/ferplus.skops").read_bytes()
+    assert tried["continuation"]["from"]["sha256"] == hashlib.sha256(shipped_bytes).hexdigest()
+    assert (f"{tried['publictest_accuracy']:.1%} against {shipped['publictest_accuracy']:.1%}"
+            in text)
+    recall = {name: (tried["publictest_recall"][name], shipped["publictest_recall"][name])
+              for name in ("neutral", "sadness", "disgust")}
+    assert f"neutral {recall['neutral'][0]:.1%} against {recall['neutral'][1]:.0%}" in text
+    for name in ("sadness", "disgust"):
+        assert f"{name} {recall[name][0]:.0%} against {recall[name][1]:.0%}" in text
+    assert f"{tried['continuation']['fit_seconds'] / 60:.0f} minutes" in text

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fer_sklearn import FERCNNClassifier, FERDNNClassifier, average_ensemble, load, save
-from fer_sklearn._ensemble import _split
+from fer_sklearn._ensemble import _split_members
 from fer_sklearn._modules import FERCNN, MemberAverage
 from fer_sklearn._weighting import WeightedCrossEntropy, WeightedNeuralNetClassifier
 
@@ -51,17 +51,26 @@ def test_ensemble_of_ensembles_flattens(fitted, data):
 
 
 def test_split_gives_back_the_members(fitted, data):
-    """_split is average_ensemble's inverse; a member it gives trains on (warm_start)."""
+    """_split_members is average_ensemble's inverse; a member it gives trains on (warm_start)."""
     X, y = data
-    members = _split(average_ensemble(fitted))
+    ensemble = average_ensemble(fitted)
+    expected = ensemble.predict_proba(X[200:])
+    members = _split_members(ensemble)
     assert [m.n_members for m in members] == [1, 1]
+    params = {k: v for k, v in ensemble.get_params().items() if k != "n_members"}
+    assert all({k: v for k, v in m.get_params().items() if k != "n_members"} == params
+               for m in members)
     for member, original in zip(members, fitted):
         np.testing.assert_allclose(member.predict_proba(X[200:]), original.predict_proba(X[200:]),
                                    atol=1e-6)
+    np.testing.assert_allclose(average_ensemble(members).predict_proba(X[200:]), expected,
+                               atol=1e-6)
+    assert len(_split_members(fitted[0])) == 1
     before = members[1].predict_proba(X[200:])
     members[1].set_params(warm_start=True, max_epochs=1).fit(X[:200], y[:200])
     assert np.abs(members[1].predict_proba(X[200:]) - before).max() > 1e-3
     # The ensemble it came from, and the other member, are untouched.
+    np.testing.assert_array_equal(ensemble.predict_proba(X[200:]), expected)
     np.testing.assert_allclose(members[0].predict_proba(X[200:]), fitted[0].predict_proba(X[200:]),
                                atol=1e-6)
 
