@@ -116,6 +116,17 @@ def machine():
             "torch_threads": torch.get_num_threads()}
 
 
+def targets(info):
+    """The kind of targets a file written here was trained on, per file or per member."""
+    # Files written before --labels existed were trained on the majority labels.
+    return info.get("labels", "majority")
+
+
+def fit_params(kind, shares):
+    """The fit parameters that train on ``kind`` targets: vote shares need ``target_proba``."""
+    return {"target_proba": shares} if kind == "distribution" else {}
+
+
 def load_data(name, csv, ferplus):
     """Training and PublicTest pixels with class-name labels, and the data files used.
 
@@ -152,8 +163,7 @@ def combine(files, name, data_sha256, parser):
             parser.error(f"{file} is not a {name!r} model trained on these data files")
         members.append(load(file))
         provenance.append({
-            # Files written before --labels existed were trained on the majority labels.
-            "labels": info.get("labels", "majority"),
+            "labels": targets(info),
             **{key: info[key] for key in ("trained_on", "seed", "recipe", "fit_seconds",
                                           "publictest_accuracy", "command", "git_commit",
                                           "machine")},
@@ -183,8 +193,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     if info.get("name") != name or info.get("data_sha256") != data_sha256:
         parser.error(f"{file} is not a {name!r} model trained on these data files")
     model = load(file)
-    # Files written before --labels existed were trained on the majority labels.
-    labels = info.get("labels", "majority")
+    labels = targets(info)
     kinds = labels if isinstance(labels, list) else [labels] * model.n_members
     # --members records one kind per file: a file that was itself an ensemble breaks the
     # one-kind-per-network reading.
@@ -195,7 +204,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
               else list(zip(_split_members(model), kinds, strict=True)))
     training = ("warm_start", "max_epochs", "lr", "lr_schedule", "random_state", "callbacks",
                 "verbose")
-    lr = args.lr or CONTINUE_LR
+    lr, epochs = args.lr or CONTINUE_LR, args.max_epochs or 3
     start = time.perf_counter()
     for network, kind in groups:
         original = {key: value for key, value in network.get_params().items() if key in training}
@@ -203,12 +212,12 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
         if args.zoom:
             callbacks = [("augment_zoom", RandomAffine(degrees=0, scale=tuple(args.zoom),
                                                         max_shift=0, random_state=args.seed))]
-        network.set_params(warm_start=True, max_epochs=args.max_epochs or 3, lr=lr,
+        network.set_params(warm_start=True, max_epochs=epochs, lr=lr,
                            lr_schedule="cosine", random_state=args.seed, callbacks=callbacks,
                            verbose=1)
         print(f"continuing {file} ({kind}, {network.n_members} network(s)): {len(y):,} faces, "
-              f"{network.max_epochs} epochs", flush=True)
-        network.fit(X, y, **({"target_proba": shares} if kind == "distribution" else {}))
+              f"{epochs} epochs", flush=True)
+        network.fit(X, y, **fit_params(kind, shares))
         network.set_params(**original)
     if len(groups) > 1:
         model = average_ensemble([network for network, _ in groups])
@@ -216,7 +225,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
         "from": {"sha256": sha256(file),
                  **{key: info.get(key) for key in ("command", "git_commit",
                                                    "publictest_accuracy", "fit_seconds")}},
-        "epochs": args.max_epochs or 3, "lr": lr, "lr_schedule": "cosine",
+        "epochs": epochs, "lr": lr, "lr_schedule": "cosine",
         "zoom": args.zoom, "seed": args.seed, "separately": len(groups) > 1,
         "fit_seconds": time.perf_counter() - start,
     }
@@ -376,7 +385,7 @@ def main(argv=None):
         members = base.get("members")
         fit_seconds = base["fit_seconds"] + continuation["fit_seconds"]
         seed, trained_on = base["seed"], base["trained_on"]
-        labels = base.get("labels", "majority")
+        labels = targets(base)
     elif args.members:
         model, members = combine(args.members, args.model, data_sha256, parser)
         fit_seconds = sum(member["fit_seconds"] for member in members)
@@ -392,8 +401,7 @@ def main(argv=None):
         print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs",
               flush=True)
         start = time.perf_counter()
-        model.fit(X_train, y_train,
-                  **({"target_proba": shares} if args.labels == "distribution" else {}))
+        model.fit(X_train, y_train, **fit_params(args.labels, shares))
         fit_seconds = time.perf_counter() - start
         members, seed, labels = None, args.seed, args.labels
         trained_on = (f"{len(y_train)} FER2013 Training rows"
