@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 from fer2013 import cpu_description  # benchmarks/ is the script's directory
-from pretrained import DATA, REPO, SEED, git_commit, machine, precision_used, recipe, sha256
+from pretrained import (DATA, REPO, SEED, fit_params, git_commit, machine, precision_used, recipe,
+                        sha256)
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
@@ -159,7 +160,7 @@ def main(argv=None):
             parser.error("--labels ensemble evaluates a --model file; it trains nothing")
         model = FERCNNClassifier(random_state=SEED, max_epochs=args.max_epochs, verbose=1)
         start = time.perf_counter()
-        model.fit(X, y, **({"target_proba": shares} if args.labels == "distribution" else {}))
+        model.fit(X, y, **fit_params(args.labels, shares))
         fit_seconds, trained_by = time.perf_counter() - start, command
         trained_on, seed = None, SEED
         if args.save:
