@@ -78,6 +78,11 @@ SEED = 0
 LABELS = {"majority": "majority labels", "distribution": "vote distributions"}
 # The starting learning rate of --continue: a sixth of the default's peak (3e-3).
 CONTINUE_LR = 5e-4
+# The FER+ emotion that each FER2013 emotion is (Barsoum et al., 2016, kept FER2013's
+# seven and added contempt); --from starts each FER+ output from its FER2013 one.
+FER2013_TO_FERPLUS = {"angry": "anger", "disgust": "disgust", "fear": "fear",
+                      "happy": "happiness", "sad": "sadness", "surprise": "surprise",
+                      "neutral": "neutral"}
 # The tolerance the float16 weights must keep predict_proba within.
 FLOAT16_TOLERANCE = 1e-3
 
@@ -189,17 +194,21 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     from fer_sklearn._ensemble import _split_members
     from fer_sklearn.callbacks import RandomAffine
 
-    info = read_metadata(file)
-    if info.get("name") != name or info.get("data_sha256") != data_sha256:
-        parser.error(f"{file} is not a {name!r} model trained on these data files")
-    model = load(file)
-    labels = targets(info)
-    kinds = labels if isinstance(labels, list) else [labels] * model.n_members
-    # --members records one kind per file: a file that was itself an ensemble breaks the
-    # one-kind-per-network reading.
-    if len(kinds) != model.n_members or not all(isinstance(kind, str) for kind in kinds):
-        parser.error(f"{file} records targets {labels!r} for {model.n_members} networks: "
-                     "continue the files it joined, then join them")
+    if args.transfer:
+        model, info = transfer(file, y, data_sha256, parser)
+        kinds = [args.labels] * model.n_members
+    else:
+        info = read_metadata(file)
+        if info.get("name") != name or info.get("data_sha256") != data_sha256:
+            parser.error(f"{file} is not a {name!r} model trained on these data files")
+        model = load(file)
+        labels = targets(info)
+        kinds = labels if isinstance(labels, list) else [labels] * model.n_members
+        # --members records one kind per file: a file that was itself an ensemble breaks the
+        # one-kind-per-network reading.
+        if len(kinds) != model.n_members or not all(isinstance(kind, str) for kind in kinds):
+            parser.error(f"{file} records targets {labels!r} for {model.n_members} networks: "
+                         "continue the files it joined, then join them")
     groups = ([(model, kinds[0])] if len(set(kinds)) == 1
               else list(zip(_split_members(model), kinds, strict=True)))
     training = ("warm_start", "max_epochs", "lr", "lr_schedule", "random_state", "callbacks",
@@ -227,9 +236,43 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
                                                    "publictest_accuracy", "fit_seconds")}},
         "epochs": epochs, "lr": lr, "lr_schedule": "cosine",
         "zoom": args.zoom, "seed": args.seed, "separately": len(groups) > 1,
+        "transfer": bool(args.transfer),
         "fit_seconds": time.perf_counter() - start,
     }
     return model, info, record
+
+
+def transfer(file, y, data_sha256, parser):
+    """The networks of a ``fer2013`` file written here, as a FER+ classifier to train further.
+
+    Every layer is kept; the linear head's row (and bias) of each FER2013
+    emotion becomes that of the FER+ emotion of the same meaning
+    (:data:`FER2013_TO_FERPLUS`), and contempt, which FER2013 lacks, starts as
+    neutral with its bias lowered by ``log(n_contempt / n_neutral)`` of the
+    Training labels ``y``: the network first sees contempt as a neutral face,
+    as rare as contempt is. The pixel scaling learned on the same Training
+    faces is kept. Returns the model and the file's metadata.
+    """
+    info = read_metadata(file)
+    if info.get("name") != "fer2013" or not set(info.get("data_sha256", {}).items()) <= set(
+            data_sha256.items()):
+        parser.error(f"--from {file} is not a 'fer2013' model trained on these data files")
+    model = load(file)
+    origin = {new: old for old, new in FER2013_TO_FERPLUS.items()} | {"contempt": "neutral"}
+    classes = np.array(sorted(origin))
+    source = [list(model.classes_).index(origin[name]) for name in classes]
+    prior = np.log(np.mean(y == "contempt") / np.mean(y == "neutral"))
+    module = model.net_.module_
+    for network in getattr(module, "members", [module]):
+        old = network.head.fc
+        fc = torch.nn.Linear(old.in_features, len(classes))
+        with torch.no_grad():
+            fc.weight.copy_(old.weight[source])
+            fc.bias.copy_(old.bias[source])
+            fc.bias[list(classes).index("contempt")] += float(prior)
+        network.head.fc = fc
+    model.classes_ = classes
+    return model, info
 
 
 def _trained(run):
@@ -340,8 +383,13 @@ def main(argv=None):
     parser.add_argument("--continue", dest="resume", metavar="FILE",
                         help="train this file, written by this script, --max-epochs more "
                              "(default 3) from --lr on a cosine schedule")
+    parser.add_argument("--from", dest="transfer", metavar="FILE",
+                        help="ferplus only: train the networks of this fer2013 file, written "
+                             "by this script, --max-epochs more (default 3) from --lr on a "
+                             "cosine schedule, each FER2013 output starting the FER+ emotion "
+                             "of the same meaning (--labels: default distribution)")
     parser.add_argument("--lr", type=float, default=None,
-                        help=f"--continue only: the starting learning rate (default "
+                        help=f"--continue and --from only: the starting learning rate (default "
                              f"{CONTINUE_LR:g})")
     parser.add_argument("--zoom", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="--continue only: random zooms between these scales")
@@ -365,12 +413,14 @@ def main(argv=None):
     continuation = None
     if args.members and args.resume:
         parser.error("--members and --continue are separate steps")
-    if (args.zoom or args.lr) and not args.resume:
-        parser.error("--zoom and --lr only apply with --continue")
+    if args.transfer and (args.model != "ferplus" or args.members or args.resume):
+        parser.error("--from starts a ferplus model alone: no --members, no --continue")
+    if (args.zoom or args.lr) and not (args.resume or args.transfer):
+        parser.error("--zoom and --lr only apply with --continue or --from")
     if args.resume and args.labels is not None:
         parser.error("--continue trains each network on the targets it was trained on: "
                      "drop --labels")
-    args.labels = args.labels or "majority"
+    args.labels = args.labels or ("distribution" if args.transfer else "majority")
     path = Path(args.out) / _file_name(args.model, args.faces)
     if args.resume:
         if path.resolve() == Path(args.resume).resolve():
@@ -379,13 +429,18 @@ def main(argv=None):
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
-    if args.resume:
-        model, base, continuation = continue_training(args.resume, args.model, data_sha256,
-                                                      args, X_train, y_train, shares, parser)
+    if args.resume or args.transfer:
+        model, base, continuation = continue_training(args.resume or args.transfer,
+                                                      args.model, data_sha256, args, X_train,
+                                                      y_train, shares, parser)
         members = base.get("members")
         fit_seconds = base["fit_seconds"] + continuation["fit_seconds"]
         seed, trained_on = base["seed"], base["trained_on"]
         labels = targets(base)
+        if args.transfer:
+            trained_on += (f"; then {len(y_train)} FER2013 Training rows with FER+ "
+                           f"{LABELS[args.labels]}")
+            labels = args.labels
     elif args.members:
         model, members = combine(args.members, args.model, data_sha256, parser)
         fit_seconds = sum(member["fit_seconds"] for member in members)
