@@ -26,6 +26,10 @@ provenance (``members``) and whose figures are measured afresh.
 batches; an ensemble whose members had different targets, as ``ferplus``'s,
 network by network, each on its own), optionally with random zooms
 (``--zoom``), and records both the file's provenance and the continuation.
+``--from FILE`` does the same for ``ferplus`` from a ``fer2013`` file: its
+networks, every layer kept, trained further on the FER+ labels (vote shares
+by default), each FER2013 output starting the FER+ emotion of the same
+meaning and contempt starting as neutral (:func:`transfer`).
 ``--faces`` names the result ``<model>_faces.skops``: the variant that
 :func:`~fer_sklearn.pretrained.load_pretrained` uses behind
 :class:`~fer_sklearn.faces.FaceAligner` (``faces=True``), trained to take the
@@ -303,10 +307,17 @@ def write_docs(path):
         continuation = info.get("continuation")
         heading = (f"``{name}`` for detected faces (``load_pretrained({name!r}, faces=True)``)"
                    if faces else f"``{name}``")
+        # A ferplus model trained from fer2013 networks (--from): the figures of its
+        # members and of the model it starts from are against the FER2013 labels.
+        transferred = bool(continuation and continuation.get("transfer"))
+        source_labels = " on the FER2013 labels" if transferred else ""
         if continuation:
             zoom = continuation["zoom"]
             more = (
                 f"trained {continuation['epochs']} epochs more, "
+                + (f"on the FER+ {LABELS[info['labels']]} of the same Training faces, each "
+                   "FER2013 output starting the FER+ emotion of the same meaning and contempt "
+                   "starting as neutral, " if transferred else "")
                 + ("each network alone, on the targets it was trained on"
                    if continuation.get("separately") else "all its networks at once")
                 + f" (``warm_start=True``), the learning rate falling from {continuation['lr']:g} "
@@ -321,7 +332,8 @@ def write_docs(path):
             # faces: the shipped model above).
             lines += [f"{heading}: the ``{name}`` model made by "
                       f"``{continuation['from']['command']}`` (PublicTest "
-                      f"{continuation['from']['publictest_accuracy']:.1%}), {more}, {total}.",
+                      f"{continuation['from']['publictest_accuracy']:.1%}{source_labels}), "
+                      f"{more}, {total}.",
                       ""]
         elif members:
             lines += [
@@ -332,13 +344,15 @@ def write_docs(path):
                 "minutes of training in all):",
                 "",
                 *(f"{i}. {_trained(run)}: PublicTest accuracy "
-                  f"{run['publictest_accuracy']:.1%} alone; made by ``{run['command']}``."
+                  f"{run['publictest_accuracy']:.1%}{source_labels} alone; made by "
+                  f"``{run['command']}``."
                   for i, run in enumerate(members, start=1)),
                 "",
             ]
             if continuation:
                 lines += [f"Joined by ``{continuation['from']['command']}`` (PublicTest "
-                          f"{continuation['from']['publictest_accuracy']:.1%}, SHA-256 "
+                          f"{continuation['from']['publictest_accuracy']:.1%}{source_labels}, "
+                          "SHA-256 "
                           f"``{continuation['from']['sha256'][:12]}``), then {more}.", ""]
         else:
             lines += [f"{heading}: a :class:`~fer_sklearn.FERCNNClassifier` with the "

@@ -132,3 +132,44 @@ def test_the_docs_quote_the_shipped_files_figures(name, faces):
     assert f"{info['fit_seconds'] / 60:.0f} minutes" in text
     for name, recall in info["publictest_recall"].items():
         assert f"{name} {recall:.0%}" in text
+
+
+def test_ferplus_from_fer2013_starts_each_emotion_from_its_fer2013_output(monkeypatch):
+    # benchmarks/pretrained.py --from: the FER2013 networks become a FER+ classifier
+    # whose outputs are, before any training, the FER2013 ones renamed.
+    import argparse
+
+    import torch
+
+    from fer_sklearn import read_metadata
+    from fer_sklearn.datasets import FERPLUS_CLASSES
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from pretrained import FER2013_TO_FERPLUS, transfer
+
+    file = FOLDER / _file_name("fer2013")
+    y = np.array(["neutral"] * 40 + ["contempt"] * 2 + ["happiness"] * 22)
+    model, info = transfer(file, y, read_metadata(file)["data_sha256"], argparse.ArgumentParser())
+    assert info["name"] == "fer2013"
+    source = load_pretrained("fer2013")
+    assert sorted(model.classes_) == list(model.classes_) == sorted(FERPLUS_CLASSES)
+    X = torch.randn(5, 1, 48, 48)
+    for old, new in zip(source.net_.module_.members, model.net_.module_.members, strict=True):
+        with torch.no_grad():
+            before, after = old.eval()(X), new.eval()(X)
+        for name, emotion in FER2013_TO_FERPLUS.items():
+            # Equal but for float rounding: a head of 8 rows sums in another order than one of 7.
+            np.testing.assert_allclose(
+                after[:, list(model.classes_).index(emotion)],
+                before[:, list(source.classes_).index(name)], rtol=1e-5, atol=1e-5)
+        # Contempt starts as neutral, at its frequency against neutral's in y (2 to 40).
+        np.testing.assert_allclose(
+            after[:, list(model.classes_).index("contempt")],
+            before[:, list(source.classes_).index("neutral")] + np.log(2 / 40), rtol=1e-5, atol=1e-5)
+    # And trains on from there, on the FER+ labels.
+    rng = np.random.RandomState(0)
+    X_faces = rng.randint(0, 256, (len(y), 2304))
+    model.set_params(warm_start=True, max_epochs=1, verbose=0)
+    model.fit(X_faces, y)
+    assert set(model.predict(X_faces)) <= set(FERPLUS_CLASSES)
+    assert model.n_iter_ == 1
