@@ -51,6 +51,9 @@ commands that made each one, and each run's time on 2 CPU cores
         runs/ferplus_s1/ferplus.skops --test-time-shift 0
     python benchmarks/pretrained.py fer2013 --continue fer_sklearn/pretrained/fer2013.skops \
         --faces --max-epochs 3 --lr 5e-4 --zoom 0.85 1.25 --seed 7
+    # tried, not shipped (docs/pretrained.rst):
+    python benchmarks/pretrained.py ferplus --from fer_sklearn/pretrained/fer2013.skops \
+        --max-epochs 8 --lr 1e-3 --out runs/ferplus_from
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -193,7 +196,9 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     on its own targets (``shares`` for vote shares), and joined again. The
     model returned has the file's parameters again (``warm_start=False``, its
     epochs and learning rate): a later ``fit`` trains afresh with the original
-    recipe; the continuation is in the record.
+    recipe; the continuation is in the record. With ``args.transfer`` (``--from``)
+    the networks of that fer2013 file are trained at once, on ``args.labels``
+    (:func:`transfer`).
     """
     from fer_sklearn._ensemble import _split_members
     from fer_sklearn.callbacks import RandomAffine
@@ -252,24 +257,32 @@ def transfer(file, y, data_sha256, parser):
     Every layer is kept; the linear head's row (and bias) of each FER2013
     emotion becomes that of the FER+ emotion of the same meaning
     (:data:`FER2013_TO_FERPLUS`), and contempt, which FER2013 lacks, starts as
-    neutral with its bias lowered by ``log(n_contempt / n_neutral)`` of the
-    Training labels ``y``: the network first sees contempt as a neutral face,
-    as rare as contempt is. The pixel scaling learned on the same Training
-    faces is kept. Returns the model and the file's metadata.
+    neutral with its bias lowered by ``log(n_neutral / n_contempt)``, the
+    counts of the majority labels ``y``: the network first sees contempt as a
+    neutral face, as rare as contempt is. The pixel scaling learned on the
+    28,709 FER2013 Training faces is kept (the FER+ rows are 26,940 of them).
+    Returns the model and the file's metadata.
     """
     info = read_metadata(file)
-    if info.get("name") != "fer2013" or not set(info.get("data_sha256", {}).items()) <= set(
-            data_sha256.items()):
+    recorded = set(info.get("data_sha256", {}).items())
+    if info.get("name") != "fer2013" or not recorded or not recorded <= set(data_sha256.items()):
         parser.error(f"--from {file} is not a 'fer2013' model trained on these data files")
+    counts = {name: int(np.sum(y == name)) for name in ("contempt", "neutral")}
+    if not all(counts.values()):
+        parser.error(f"--from needs contempt and neutral among the Training labels to set "
+                     f"contempt's starting bias; these rows have {counts}")
     model = load(file)
     origin = {new: old for old, new in FER2013_TO_FERPLUS.items()} | {"contempt": "neutral"}
     classes = np.array(sorted(origin))
     source = [list(model.classes_).index(origin[name]) for name in classes]
-    prior = np.log(np.mean(y == "contempt") / np.mean(y == "neutral"))
+    prior = np.log(counts["contempt"] / counts["neutral"])
     module = model.net_.module_
     for network in getattr(module, "members", [module]):
         old = network.head.fc
-        fc = torch.nn.Linear(old.in_features, len(classes))
+        # Every weight is copied below; the initial draw must not move the caller's torch RNG.
+        with torch.random.fork_rng(devices=[]):
+            fc = torch.nn.Linear(old.in_features, len(classes), device=old.weight.device,
+                                 dtype=old.weight.dtype)
         with torch.no_grad():
             fc.weight.copy_(old.weight[source])
             fc.bias.copy_(old.bias[source])
@@ -330,7 +343,7 @@ def write_docs(path):
         if continuation and (faces or not members):
             # The model it continues is described by its command (for a variant for
             # faces: the shipped model above).
-            lines += [f"{heading}: the ``{name}`` model made by "
+            lines += [f"{heading}: the ``{'fer2013' if transferred else name}`` model made by "
                       f"``{continuation['from']['command']}`` (PublicTest "
                       f"{continuation['from']['publictest_accuracy']:.1%}{source_labels}), "
                       f"{more}, {total}.",
@@ -389,7 +402,7 @@ def main(argv=None):
                         help="train on the first N Training rows only (for a smoke test)")
     parser.add_argument("--labels", choices=("majority", "distribution"), default=None,
                         help="ferplus only: train on the majority label (default) or on the "
-                             "vote shares (target_proba)")
+                             "vote shares (target_proba; the default with --from)")
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
     parser.add_argument("--members", nargs="+", metavar="FILE",
                         help="train nothing: ship the average_ensemble of these model files, "
@@ -401,12 +414,13 @@ def main(argv=None):
                         help="ferplus only: train the networks of this fer2013 file, written "
                              "by this script, --max-epochs more (default 3) from --lr on a "
                              "cosine schedule, each FER2013 output starting the FER+ emotion "
-                             "of the same meaning (--labels: default distribution)")
+                             "of the same meaning (--labels: default distribution); "
+                             "written to --out, by default over the shipped ferplus file")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"--continue and --from only: the starting learning rate (default "
                              f"{CONTINUE_LR:g})")
     parser.add_argument("--zoom", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                        help="--continue only: random zooms between these scales")
+                        help="--continue and --from only: random zooms between these scales")
     parser.add_argument("--faces", action="store_true",
                         help="write <model>_faces.skops, the variant load_pretrained(faces=True) "
                              "uses")
@@ -419,15 +433,14 @@ def main(argv=None):
     if args.model is None:
         parser.error("name the model to train, or pass --docs")
 
+    # Every check of the flags comes before the CSV is read.
     if args.labels == "distribution" and args.model != "ferplus":
         parser.error("--labels distribution needs the ferplus votes")
-    X_train, y_train, shares, X_test, y_test, data_sha256 = load_data(args.model, args.data,
-                                                                        args.ferplus)
-    commit = git_commit()  # the code that trains, not what was committed while it ran
-    continuation = None
     if args.members and args.resume:
         parser.error("--members and --continue are separate steps")
-    if args.transfer and (args.model != "ferplus" or args.members or args.resume):
+    if args.transfer and args.model != "ferplus":
+        parser.error("--from makes a ferplus model from a fer2013 file: name ferplus")
+    if args.transfer and (args.members or args.resume):
         parser.error("--from starts a ferplus model alone: no --members, no --continue")
     if (args.zoom or args.lr) and not (args.resume or args.transfer):
         parser.error("--zoom and --lr only apply with --continue or --from")
@@ -440,6 +453,10 @@ def main(argv=None):
         if path.resolve() == Path(args.resume).resolve():
             parser.error(f"--continue {args.resume} would overwrite the file it continues: "
                          "pass --faces or another --out")
+    X_train, y_train, shares, X_test, y_test, data_sha256 = load_data(args.model, args.data,
+                                                                        args.ferplus)
+    commit = git_commit()  # the code that trains, not what was committed while it ran
+    continuation = None
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
