@@ -175,6 +175,7 @@ def test_ferplus_from_fer2013_starts_each_emotion_from_its_fer2013_output(monkey
     X_faces = rng.randint(0, 256, (len(y), 2304))
     model.set_params(warm_start=True, max_epochs=1, verbose=0)
     model.fit(X_faces, y)
+    assert set(model.predict(X_faces)) <= set(FERPLUS_CLASSES)
     assert model.n_iter_ == 1
     for head, network in zip(heads, model.net_.module_.members, strict=True):
         assert not torch.equal(head, network.head.fc.weight.detach())
