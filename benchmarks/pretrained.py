@@ -75,6 +75,7 @@ import torch
 from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
                          read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
+from fer_sklearn._test_time import shift_offsets
 from fer_sklearn.pretrained._load import _file_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +115,11 @@ def recipe(model):
     """The estimator's parameters that a JSON file can hold: its recipe."""
     return {k: v for k, v in model.get_params().items()
             if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def n_views(recipe):
+    """How many test-time views a recipe's predictions average (as ``predict_proba`` makes them)."""
+    return len(shift_offsets(recipe["test_time_shift"])) * (2 if recipe["test_time_flip"] else 1)
 
 
 def precision_used(model):
@@ -312,8 +318,7 @@ def write_docs(path):
         if not file.is_file():
             continue
         info = pretrained_info(name, faces=faces)
-        recipe = info["recipe"]
-        views = (2 if recipe["test_time_flip"] else 1) * (5 if recipe["test_time_shift"] else 1)
+        views = n_views(info["recipe"])
         recall = ", ".join(f"{label} {value:.0%}"
                            for label, value in info["publictest_recall"].items())
         members = info.get("members")
@@ -357,7 +362,8 @@ def write_docs(path):
                 "minutes of training in all):",
                 "",
                 *(f"{i}. {_trained(run)}: PublicTest accuracy "
-                  f"{run['publictest_accuracy']:.1%}{source_labels} alone; made by "
+                  f"{run['publictest_accuracy']:.1%}{source_labels} alone, with "
+                  f"{n_views(run['recipe'])} test-time views; made by "
                   f"``{run['command']}``."
                   for i, run in enumerate(members, start=1)),
                 "",
@@ -372,7 +378,7 @@ def write_docs(path):
                       f"library's defaults but the epochs, trained on {_trained(info)}.", ""]
         lines += [
             f"- PublicTest accuracy, as shipped: **{info['publictest_accuracy']:.1%}** "
-            f"({info['publictest_n']:,} faces, the default {views} test-time views).",
+            f"({info['publictest_n']:,} faces, the {views} test-time views it ships with).",
             f"- Recall per class: {recall}.",
             f"- Weights stored as {info['weights_dtype']} (largest change of a PublicTest "
             f"probability against float32: {info['float16_max_proba_difference']:.1e}); "

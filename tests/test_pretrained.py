@@ -134,6 +134,23 @@ def test_the_docs_quote_the_shipped_files_figures(name, faces):
         assert f"{name} {recall:.0%}" in text
 
 
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("shift", [0, 1, 3])
+def test_the_docs_count_the_views_predict_proba_averages(flip, shift, monkeypatch):
+    # The number of test-time views the docs print beside each accuracy is the
+    # number of images prediction averages over for that recipe.
+    import torch
+
+    from fer_sklearn._test_time import prediction_views
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from pretrained import n_views
+
+    views = list(prediction_views(torch.arange(64.0).reshape(1, 1, 8, 8), flip, shift))
+    assert len({tuple(view.flatten().tolist()) for view in views}) == len(views)
+    assert n_views({"test_time_flip": flip, "test_time_shift": shift}) == len(views)
+
+
 def test_ferplus_from_fer2013_starts_each_emotion_from_its_fer2013_output(monkeypatch):
     # benchmarks/pretrained.py --from: the FER2013 networks become a FER+ classifier
     # whose outputs are, before any training, the FER2013 ones renamed.
