@@ -172,14 +172,22 @@ def combine(files, name, data_sha256, parser):
 
     Each file must have been written by this script for the model ``name``
     from the same data files; the provenance kept per member is what its
-    training run recorded.
+    training run recorded. A file that is itself an ensemble contributes its
+    members' records, as :func:`~fer_sklearn.average_ensemble` takes its networks.
     """
     members, provenance = [], []
     for file in files:
         info = read_metadata(file)
         if info.get("name") != name or info.get("data_sha256") != data_sha256:
             parser.error(f"{file} is not a {name!r} model trained on these data files")
+        if info.get("members") and info.get("continuation"):
+            # Its networks were trained on after its members' runs: no record says how each is.
+            parser.error(f"{file} is an ensemble trained further (--continue or --from); "
+                         "join its members' own files instead")
         members.append(load(file))
+        if info.get("members"):
+            provenance += info["members"]
+            continue
         provenance.append({
             "labels": targets(info),
             **{key: info[key] for key in ("trained_on", "seed", "recipe", "fit_seconds",
@@ -412,7 +420,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
     parser.add_argument("--members", nargs="+", metavar="FILE",
                         help="train nothing: ship the average_ensemble of these model files, "
-                             "each written by this script for the same model and data")
+                             "each written by this script for the same model and data (an "
+                             "ensemble's file adds each of its networks)")
     parser.add_argument("--continue", dest="resume", metavar="FILE",
                         help="train this file, written by this script, --max-epochs more "
                              "(default 3) from --lr on a cosine schedule")

@@ -134,6 +134,29 @@ def test_the_docs_quote_the_shipped_files_figures(name, faces):
         assert f"{name} {recall:.0%}" in text
 
 
+def test_joining_ensembles_keeps_every_network_and_its_record(monkeypatch):
+    # benchmarks/pretrained.py --members with a file that is itself an ensemble (the
+    # shipped one, to add a network to it): its networks and their records join one by one.
+    import argparse
+
+    from fer_sklearn import read_metadata
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from pretrained import combine
+
+    file = FOLDER / _file_name("ferplus")
+    info = read_metadata(file)
+    model, records = combine([file, file], "ferplus", info["data_sha256"],
+                             argparse.ArgumentParser())
+    assert model.n_members == 2 * len(info["members"]) == len(records)
+    assert records == info["members"] * 2
+    # The faces variant's networks were trained on after its members' runs.
+    faces = FOLDER / _file_name("fer2013", faces=True)
+    with pytest.raises(SystemExit):
+        combine([faces], "fer2013", read_metadata(faces)["data_sha256"],
+                argparse.ArgumentParser())
+
+
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("shift", [0, 1, 3])
 def test_the_docs_count_the_views_predict_proba_averages(flip, shift, monkeypatch):
