@@ -116,7 +116,7 @@ def main(argv=None):
     import torch
     from fer2013 import cpu_description  # benchmarks/ is the script's directory
 
-    from fer_sklearn._test_time import shift_offsets
+    from fer_sklearn._test_time import n_views
 
     with tempfile.TemporaryDirectory() as tmp:
         model_path = os.path.join(tmp, "model.skops")
@@ -147,7 +147,7 @@ def main(argv=None):
                   "model_mb": clf.n_params_ * 4 / 2**20, "batch_size": clf.batch_size,
                   "test_time_flip": clf.test_time_flip,
                   "test_time_shift": clf.test_time_shift,
-                  "n_views": len(shift_offsets(clf.test_time_shift)) * (1 + clf.test_time_flip)},
+                  "n_views": n_views(clf.test_time_flip, clf.test_time_shift)},
         "machine": {"cpu": cpu_description(), "cpu_count": os.cpu_count(),
                     "torch_threads": args.threads},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,

@@ -75,7 +75,7 @@ import torch
 from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
                          read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
-from fer_sklearn._test_time import shift_offsets
+from fer_sklearn._test_time import n_views as _views_per_image
 from fer_sklearn.pretrained._load import _file_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def recipe(model):
 
 def n_views(recipe):
     """How many test-time views a recipe's predictions average (as ``predict_proba`` makes them)."""
-    return len(shift_offsets(recipe["test_time_shift"])) * (2 if recipe["test_time_flip"] else 1)
+    return _views_per_image(recipe["test_time_flip"], recipe["test_time_shift"])
 
 
 def precision_used(model):

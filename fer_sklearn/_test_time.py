@@ -14,6 +14,11 @@ def shift_offsets(shift):
     return [(0, 0), (shift, 0), (-shift, 0), (0, shift), (0, -shift)]
 
 
+def n_views(flip, shift):
+    """How many views :func:`prediction_views` yields per image."""
+    return len(shift_offsets(shift)) * (2 if flip else 1)
+
+
 def prediction_views(X, flip, shift):
     """Yield the test-time views of a batch of images.
 
@@ -31,7 +36,7 @@ def prediction_views(X, flip, shift):
     Yields
     ------
     view : tensor of the shape of ``X``
-        ``len(shift_offsets(shift)) * (2 if flip else 1)`` views in all.
+        ``n_views(flip, shift)`` views in all.
     """
     for dy, dx in shift_offsets(shift):
         view = shifted(X, dy, dx)

@@ -145,6 +145,6 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, sour
     # The commands are the record's, but for the scratch folders they wrote to.
     for command in commands:
         assert command.split(" --out ")[0].split(" /")[0] in text
-    # The benchmarks page sums both attempts up with the same figures.
+    # The benchmarks page sums each attempt up with the same figures.
     assert benchmarks.format(tried=tried["publictest_accuracy"],
                              shipped=shipped["publictest_accuracy"]) in _text("docs/benchmarks.rst")
