@@ -418,6 +418,9 @@ def main(argv=None):
                         help="ferplus only: train on the majority label (default) or on the "
                              "vote shares (target_proba; the default with --from)")
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
+    parser.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
+                        help="the estimator's mixup (default: its 0, none) for a network "
+                             "trained afresh")
     parser.add_argument("--members", nargs="+", metavar="FILE",
                         help="train nothing: ship the average_ensemble of these model files, "
                              "each written by this script for the same model and data (an "
@@ -459,6 +462,9 @@ def main(argv=None):
         parser.error("--from starts a ferplus model alone: no --members, no --continue")
     if (args.zoom or args.lr) and not (args.resume or args.transfer):
         parser.error("--zoom and --lr only apply with --continue or --from")
+    if args.mixup is not None and (args.members or args.resume or args.transfer):
+        parser.error("--mixup applies to a network trained afresh: no --members, --continue "
+                     "or --from")
     if args.resume and args.labels is not None:
         parser.error("--continue trains each network on the targets it was trained on: "
                      "drop --labels")
@@ -499,6 +505,8 @@ def main(argv=None):
         model = FERCNNClassifier(random_state=args.seed, verbose=1)
         if args.max_epochs:
             model.set_params(max_epochs=args.max_epochs)
+        if args.mixup is not None:
+            model.set_params(mixup=args.mixup)
         print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs",
               flush=True)
         start = time.perf_counter()

@@ -39,8 +39,8 @@ from ._progress import TimeLeft, shows_time_left
 from ._test_time import prediction_views
 from .exceptions import FitInterruptedWarning, PixelRangeWarning
 from .callbacks import (
-    EpochMirror, PiecewiseConstantLR, RandomAffine, RandomErasing, RandomFlip, RandomShift,
-    RecordLR,
+    EpochMirror, Mixup, PiecewiseConstantLR, RandomAffine, RandomErasing, RandomFlip,
+    RandomShift, RecordLR,
 )
 from ._weighting import WeightedCrossEntropy, WeightedNeuralNetClassifier, batch_labels
 
@@ -188,6 +188,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         "augment": [StrOptions(set(_AUGMENTS)), None],
         "lr_schedule": [StrOptions(set(_SCHEDULES)), None],
         "label_smoothing": [_Number(numbers.Real, 0, 1, closed="left")],
+        "mixup": [_Number(numbers.Real, 0, None, closed="left")],
         "test_time_flip": ["boolean"],
         # Also below the image side, once it is known: see _check_params.
         "test_time_shift": [_Number(numbers.Integral, 0, None, closed="left")],
@@ -572,6 +573,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             ("train_acc", EpochScoring("accuracy", name="train_acc", on_train=True,
                                        lower_is_better=False, target_extractor=batch_labels)),
             *self._augment_callbacks(seed),
+            *([("mixup", Mixup(self.mixup, random_state=seed + 3))] if self.mixup > 0 else []),
             *self._schedule_callbacks(n_train, valid is not None),
         ]
         if self.early_stopping:
@@ -680,9 +682,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, target_proba):
         warm = self.warm_start and hasattr(self, "net_")
-        # With weights or distributions the net gets them with the labels;
-        # without, the labels alone, which any skorch scoring callback reads.
-        weighted = sample_weight is not None or target_proba is not None
+        # With weights, distributions or mixup (which mixes both) the net gets
+        # them with the labels; without, the labels alone, which any skorch
+        # scoring callback reads.
+        weighted = sample_weight is not None or target_proba is not None or self.mixup > 0
         X, image_shape = _flatten_images(X)
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not warm)
         if warm:
@@ -695,6 +698,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         y = self._encode_targets(y, warm)
         data, class_weight = self._weighted_data(X, y, sample_weight, target_proba, warm)
+        if self.mixup > 0 and data[3] is None:
+            # Mixup mixes targets: labels become one-hot distributions.
+            data = (*data[:3], np.eye(len(self.classes_))[data[1]])
         if not warm:
             self._learn_scaling(data[0], image_shape, self._effective_weight(data, class_weight))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max - 1))
@@ -906,6 +912,14 @@ _COMMON_DOC = """
     label_smoothing : float, default=0.1
         Share of each target's probability spread evenly over all classes
         in the cross-entropy (Szegedy et al., 2016); 0 for none.
+    mixup : float, default=0.0
+        With ``alpha > 0``, train on mixed pairs of images and of their
+        targets, one mixing weight per batch drawn from Beta(alpha, alpha)
+        (mixup, Zhang et al., 2018; :class:`~fer_sklearn.callbacks.Mixup`),
+        after the ``augment`` callbacks; 0 for none. Labels are mixed as
+        one-hot distributions, ``target_proba`` rows as they are, and each
+        sample keeps its weight in the loss. ``train_acc`` then scores the
+        mixed images against the label of the first image of each pair.
     test_time_flip : bool, default=True
         Average predictions over each image and its mirror (2-D images only).
     test_time_shift : int, default={test_time_shift}
@@ -1053,7 +1067,7 @@ class FERCNNClassifier(_BaseFERClassifier):
     def __init__(self, *, n_filters=32, n_blocks=4, convs_per_block=2, dropout=0.3,
                  n_members=1, lr=3e-3, max_epochs=60, batch_size=128, optimizer="adamw",
                  weight_decay=0.05, augment="flip_shift_erase", lr_schedule="onecycle",
-                 label_smoothing=0.1, test_time_flip=True, test_time_shift=1,
+                 label_smoothing=0.1, mixup=0.0, test_time_flip=True, test_time_shift=1,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
                  precision="auto", verbose=0, callbacks=None):
@@ -1070,6 +1084,7 @@ class FERCNNClassifier(_BaseFERClassifier):
         self.augment = augment
         self.lr_schedule = lr_schedule
         self.label_smoothing = label_smoothing
+        self.mixup = mixup
         self.test_time_flip = test_time_flip
         self.test_time_shift = test_time_shift
         self.validation_fraction = validation_fraction
@@ -1152,7 +1167,7 @@ class FERDNNClassifier(_BaseFERClassifier):
     def __init__(self, *, hidden_layer_sizes=(420, 420), dropout=0.3, match_params=None,
                  lr=3e-3, max_epochs=40, batch_size=128, optimizer="adamw",
                  weight_decay=0.05, augment="flip", lr_schedule="onecycle",
-                 label_smoothing=0.1, test_time_flip=True, test_time_shift=0,
+                 label_smoothing=0.1, mixup=0.0, test_time_flip=True, test_time_shift=0,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
                  precision="float32", verbose=0, callbacks=None):
@@ -1167,6 +1182,7 @@ class FERDNNClassifier(_BaseFERClassifier):
         self.augment = augment
         self.lr_schedule = lr_schedule
         self.label_smoothing = label_smoothing
+        self.mixup = mixup
         self.test_time_flip = test_time_flip
         self.test_time_shift = test_time_shift
         self.validation_fraction = validation_fraction

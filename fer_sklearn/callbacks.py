@@ -1,7 +1,8 @@
 """skorch callbacks for image augmentation and learning-rate schedules.
 
 Each callback has one job and works on any skorch net whose training batches
-are ``(X, y)`` with ``X`` a float tensor of images ``(n, channels, H, W)``;
+are ``(X, y)`` with ``X`` a float tensor of images ``(n, channels, H, W)``
+(:class:`Mixup` also needs ``y`` to hold class distributions);
 nothing here knows about facial expressions. Augmentations change training
 batches in place (validation and prediction batches are left alone) and record
 what they did in ``net.history`` so that it can be inspected after training.
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 from skorch.callbacks import Callback
 
 __all__ = [
-    "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "RandomErasing",
+    "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "RandomErasing", "Mixup",
     "PiecewiseConstantLR", "RecordLR",
 ]
 
@@ -381,6 +382,76 @@ class RandomErasing(_RandomAugmentation):
         in_cols = (cols >= left[:, None]) & (cols < (left + w)[:, None])
         mask = in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None]
         return mask[:, None].to(X.device)
+
+
+class Mixup(Callback):
+    """Train on convex combinations of pairs of inputs and of their targets (mixup).
+
+    mixup (Zhang et al., 2018, "mixup: Beyond Empirical Risk Minimization",
+    ICLR): each training batch is paired with a random permutation of itself,
+    and sample ``i`` becomes ``lam * X[i] + (1 - lam) * X[j]``, with one
+    ``lam`` per batch drawn from Beta(``alpha``, ``alpha``). Its target and
+    sample weight are mixed so that its loss is exactly ``lam`` times the
+    loss of sample ``i`` plus ``1 - lam`` times that of sample ``j``, each
+    with its own weight: weight ``w = lam * w_i + (1 - lam) * w_j`` and class
+    distribution ``(lam * w_i * p_i + (1 - lam) * w_j * p_j) / w``. The
+    ``lam`` of each batch is recorded in the batch history under
+    ``"mixup_lambda"``.
+
+    The batches' ``y`` must be a dict holding the class distributions under
+    ``"proba"`` (shape ``(n, n_classes)``) and the sample weights under
+    ``"weight"`` (shape ``(n,)``), as the estimators build it with
+    ``mixup > 0``; other entries (the ``"label"`` an accuracy scoring reads)
+    are left alone. The input ``X`` may have any shape ``(n, ...)``.
+
+    Parameters
+    ----------
+    alpha : float, default=0.2
+        Both parameters of the Beta distribution of ``lam``; small values
+        keep most mixed samples close to one of the pair. Must be > 0.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws of ``lam`` and of the pairs, for repeatable training.
+
+    Raises
+    ------
+    TypeError
+        At a training batch whose ``y`` is not such a dict.
+    """
+
+    def __init__(self, alpha=0.2, random_state=None):
+        self.alpha = alpha
+        self.random_state = random_state
+
+    def initialize(self):
+        if not (isinstance(self.alpha, numbers.Real) and self.alpha > 0):
+            raise ValueError(f"Mixup: alpha must be a number > 0; got {self.alpha!r}")
+        self.generator_ = _generator(self.random_state)
+        # torch draws no Beta variates from a generator: NumPy does, seeded from it.
+        seed = int(torch.randint(np.iinfo(np.int64).max, (1,), generator=self.generator_))
+        self.beta_rng_ = np.random.default_rng(seed)
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        X, y = batch
+        if not (isinstance(y, dict) and "proba" in y and "weight" in y):
+            raise TypeError(
+                "Mixup expects training batches whose y is a dict with the class "
+                "distributions under 'proba' and the sample weights under 'weight' "
+                f"(as FERCNNClassifier(mixup=...) builds it); got {type(y).__name__}"
+            )
+        lam = float(self.beta_rng_.beta(self.alpha, self.alpha))
+        pair = torch.randperm(len(X), generator=self.generator_).to(X.device)
+        partner = X[pair]  # taken before X changes in place
+        X.mul_(lam).add_(partner, alpha=1 - lam)
+        proba, weight = y["proba"], y["weight"]
+        first, second = lam * weight, (1 - lam) * weight[pair.to(weight.device)]
+        mixed = first + second
+        y["proba"] = ((first[:, None] * proba + second[:, None] * proba[pair.to(proba.device)])
+                      / torch.where(mixed > 0, mixed, 1)[:, None])
+        y["weight"] = mixed
+        net.history.record_batch("mixup_lambda", lam)
 
 
 class PiecewiseConstantLR(Callback):

@@ -1,13 +1,18 @@
 """The skorch callbacks on a plain skorch net: each does what its docstring says."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 from skorch import NeuralNetClassifier
+from skorch.history import History
 from skorch.callbacks import LRScheduler
 
+from fer_sklearn._weighting import WeightedCrossEntropy
 from fer_sklearn.callbacks import (
     EpochMirror,
+    Mixup,
     PiecewiseConstantLR,
     RandomAffine,
     RandomErasing,
@@ -220,6 +225,72 @@ def test_random_erasing_validates(images):
                           ({"p": 1.5}, "p must be")]:
         with pytest.raises(ValueError, match=match):
             _fit([RandomErasing(**kwargs)], X, y)
+
+
+def _mix(mixup, X, proba, weight):
+    """One training batch through ``mixup``: the mixed (X, y) and the lam it recorded."""
+    net = SimpleNamespace(history=History())
+    net.history.new_epoch()
+    net.history.new_batch()
+    X = X.clone()
+    y = {"label": proba.argmax(1), "proba": proba.clone(), "weight": weight.clone()}
+    mixup.on_batch_begin(net, batch=(X, y), training=True)
+    return X, y, net.history[-1, "batches", -1, "mixup_lambda"]
+
+
+def test_mixup_loss_is_the_pair_s_losses_weighted_by_lam():
+    """Each mixed sample's loss is lam * w_i * l_i + (1 - lam) * w_j * l_j, exactly."""
+    generator = torch.Generator().manual_seed(0)
+    n, n_classes = 16, 4
+    # Images 0..n-1 marked by a pixel of their own, so that each mix names its pair.
+    X = torch.eye(n, dtype=torch.float64).reshape(n, 1, 4, 4)
+    proba = torch.softmax(torch.randn(n, n_classes, generator=generator), 1).double()
+    weight = torch.tensor([0.5, 1.0, 2.0, 3.0], dtype=torch.float64).repeat(n // 4)
+    mixed_X, y, lam = _mix(Mixup(alpha=0.4, random_state=0).initialize(), X, proba, weight)
+
+    assert 0 < lam < 1
+    marks = mixed_X.flatten(1)
+    pair = torch.where(marks.diagonal() == lam, (marks - lam * torch.eye(n)).argmax(1),
+                       torch.arange(n))
+    expected_X = lam * X.flatten(1) + (1 - lam) * X.flatten(1)[pair]
+    torch.testing.assert_close(marks, expected_X)
+    assert not torch.equal(pair, torch.arange(n))
+    logits = torch.randn(n, n_classes, generator=generator, dtype=torch.float64)
+    criterion = WeightedCrossEntropy(weight=torch.tensor([1.0, 2.0, 0.5, 1.0]).double(),
+                                     label_smoothing=0.1)
+
+    def losses(target, w):
+        return torch.stack([criterion(logits[i:i + 1], target[i:i + 1], w[i:i + 1])
+                            for i in range(n)])
+
+    own, partner = losses(proba, weight), losses(proba[pair], weight[pair])
+    torch.testing.assert_close(losses(y["proba"], y["weight"]),
+                               lam * own + (1 - lam) * partner)
+    torch.testing.assert_close(y["proba"].sum(1), torch.ones(n, dtype=torch.float64))
+    assert torch.equal(y["label"], proba.argmax(1))  # for the accuracy scoring, unmixed
+
+
+def test_mixup_is_seeded_and_draws_lam_from_its_beta():
+    X, proba, weight = torch.rand(8, 1, 4, 4), torch.full((8, 3), 1 / 3), torch.ones(8)
+    runs = [[_mix(mixup, X, proba, weight) for _ in range(200)]
+            for mixup in (Mixup(alpha=0.2, random_state=5).initialize(),
+                          Mixup(alpha=0.2, random_state=5).initialize())]
+    for (X_a, _, lam_a), (X_b, _, lam_b) in zip(*runs):
+        assert lam_a == lam_b and torch.equal(X_a, X_b)
+    lams = np.array([lam for _, _, lam in runs[0]])
+    # Beta(0.2, 0.2) has mean 0.5 and puts about 69% of its mass below 0.1 or above 0.9.
+    assert abs(lams.mean() - 0.5) < 0.1
+    assert np.mean((lams < 0.1) | (lams > 0.9)) > 0.5
+    assert _mix(Mixup(alpha=0.2, random_state=6).initialize(), X, proba, weight)[2] != lams[0]
+
+
+def test_mixup_refuses_batches_without_distributions_and_a_bad_alpha(images):
+    X, y = images
+    with pytest.raises(TypeError, match="'proba'.*got Tensor"):
+        _fit([Mixup(random_state=0)], X, y)
+    for alpha in (0, -1.0, "0.2"):
+        with pytest.raises(ValueError, match="alpha must be a number > 0"):
+            Mixup(alpha=alpha).initialize()
 
 
 def test_piecewise_constant_lr_follows_the_study_schedule(images):

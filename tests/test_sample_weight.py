@@ -302,3 +302,26 @@ def test_grid_search_over_a_pipeline_routes_target_proba(faces3, votes3):
         search.fit(X, y, target_proba=proba)
         by_hand = clone(pipe).set_params(**search.best_params_).fit(X, y, target_proba=proba)
     np.testing.assert_array_equal(search.predict_proba(X), by_hand.predict_proba(X))
+
+
+@pytest.mark.parametrize("make", [tiny_cnn, tiny_dnn])
+def test_mixup_mixes_every_training_batch_of_labels_or_weighted_votes(make, faces3, votes3):
+    """Labels (as one-hot rows) or weighted votes: every training batch is mixed, seeded."""
+    X, y, weight = faces3
+    for fit_params, n_kept in [({}, 36), ({"sample_weight": weight,
+                                            "target_proba": votes3 / 10}, 27)]:
+        mixed = make(mixup=0.4, batch_size=8).fit(X, y, **fit_params)
+        lams = [batch["mixup_lambda"] for epoch in mixed.net_.history
+                for batch in epoch["batches"]]
+        assert len(lams) == 2 * -(-n_kept // 8) and all(0 < lam < 1 for lam in lams)
+        again = make(mixup=0.4, batch_size=8).fit(X, y, **fit_params)
+        np.testing.assert_array_equal(mixed.predict_proba(X), again.predict_proba(X))
+        plain = make(batch_size=8).fit(X, y, **fit_params)
+        assert "mixup_lambda" not in plain.net_.history[-1, "batches", -1]
+        assert np.abs(plain.predict_proba(X) - mixed.predict_proba(X)).max() > 1e-3
+
+
+def test_mixup_must_not_be_negative(faces3):
+    X, y, _ = faces3
+    with pytest.raises(ValueError, match="'mixup' parameter of FERCNNClassifier"):
+        tiny_cnn(mixup=-0.2).fit(X, y)
