@@ -682,10 +682,6 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, target_proba):
         warm = self.warm_start and hasattr(self, "net_")
-        # With weights, distributions or mixup (which mixes both) the net gets
-        # them with the labels; without, the labels alone, which any skorch
-        # scoring callback reads.
-        weighted = sample_weight is not None or target_proba is not None or self.mixup > 0
         X, image_shape = _flatten_images(X)
         X, y = validate_data(self, X, y, dtype=np.float32, reset=not warm)
         if warm:
@@ -696,6 +692,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         # After the data, whose image side bounds test_time_shift, and before anything is built.
         self._check_params(image_shape)
         device = resolve_device(self.device)
+        # With weights, distributions or mixup (which mixes both) the net gets
+        # them with the labels; without, the labels alone, which any skorch
+        # scoring callback reads.
+        weighted = sample_weight is not None or target_proba is not None or self.mixup > 0
         y = self._encode_targets(y, warm)
         data, class_weight = self._weighted_data(X, y, sample_weight, target_proba, warm)
         if self.mixup > 0 and data[3] is None:

@@ -321,7 +321,8 @@ def test_mixup_mixes_every_training_batch_of_labels_or_weighted_votes(make, face
         assert np.abs(plain.predict_proba(X) - mixed.predict_proba(X)).max() > 1e-3
 
 
-def test_mixup_must_not_be_negative(faces3):
+@pytest.mark.parametrize("alpha", [-0.2, "0.2"])
+def test_mixup_must_be_a_number_not_below_0(faces3, alpha):
     X, y, _ = faces3
     with pytest.raises(ValueError, match="'mixup' parameter of FERCNNClassifier"):
-        tiny_cnn(mixup=-0.2).fit(X, y)
+        tiny_cnn(mixup=alpha).fit(X, y)
