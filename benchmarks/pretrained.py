@@ -420,7 +420,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
     parser.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
                         help="the estimator's mixup (default: its 0, none) for a network "
-                             "trained afresh")
+                             "trained afresh; --continue keeps the file's")
     parser.add_argument("--members", nargs="+", metavar="FILE",
                         help="train nothing: ship the average_ensemble of these model files, "
                              "each written by this script for the same model and data (an "
@@ -462,6 +462,8 @@ def main(argv=None):
         parser.error("--from starts a ferplus model alone: no --members, no --continue")
     if (args.zoom or args.lr) and not (args.resume or args.transfer):
         parser.error("--zoom and --lr only apply with --continue or --from")
+    if args.mixup is not None and not 0 <= args.mixup < float("inf"):
+        parser.error(f"--mixup must be a number >= 0; got {args.mixup}")
     if args.mixup is not None and (args.members or args.resume or args.transfer):
         parser.error("--mixup applies to a network trained afresh: no --members, --continue "
                      "or --from")

@@ -913,13 +913,14 @@ _COMMON_DOC = """
         Share of each target's probability spread evenly over all classes
         in the cross-entropy (Szegedy et al., 2016); 0 for none.
     mixup : float, default=0.0
-        With ``alpha > 0``, train on mixed pairs of images and of their
-        targets, one mixing weight per batch drawn from Beta(alpha, alpha)
-        (mixup, Zhang et al., 2018; :class:`~fer_sklearn.callbacks.Mixup`),
-        after the ``augment`` callbacks; 0 for none. Labels are mixed as
-        one-hot distributions, ``target_proba`` rows as they are, and each
-        sample keeps its weight in the loss. ``train_acc`` then scores the
-        mixed images against the label of the first image of each pair.
+        With ``mixup > 0``, train on mixed pairs of images and of their
+        targets, one mixing weight per batch drawn from Beta(mixup, mixup):
+        ``mixup`` is the alpha of mixup (Zhang et al., 2018;
+        :class:`~fer_sklearn.callbacks.Mixup`), applied after the ``augment``
+        callbacks and before those of ``callbacks``; 0 for none. Labels are
+        mixed as one-hot distributions, ``target_proba`` rows as they are,
+        and each sample keeps its weight in the loss. ``train_acc`` then
+        scores each mixed image against the label of its larger part.
     test_time_flip : bool, default=True
         Average predictions over each image and its mirror (2-D images only).
     test_time_shift : int, default={test_time_shift}

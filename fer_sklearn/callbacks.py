@@ -390,7 +390,10 @@ class Mixup(Callback):
     mixup (Zhang et al., 2018, "mixup: Beyond Empirical Risk Minimization",
     ICLR): each training batch is paired with a random permutation of itself,
     and sample ``i`` becomes ``lam * X[i] + (1 - lam) * X[j]``, with one
-    ``lam`` per batch drawn from Beta(``alpha``, ``alpha``). Its target and
+    ``lam`` per batch drawn from Beta(``alpha``, ``alpha``) and folded to
+    ``max(lam, 1 - lam)``, which leaves the mixes' distribution as it is
+    (the pairs are random) and keeps sample ``i`` the larger part of its
+    mix, so that an accuracy scored against its label means something. Its target and
     sample weight are mixed so that its loss is exactly ``lam`` times the
     loss of sample ``i`` plus ``1 - lam`` times that of sample ``j``, each
     with its own weight: weight ``w = lam * w_i + (1 - lam) * w_j`` and class
@@ -403,17 +406,21 @@ class Mixup(Callback):
     ``"weight"`` (shape ``(n,)``), as the estimators build it with
     ``mixup > 0``; other entries (the ``"label"`` an accuracy scoring reads)
     are left alone. The input ``X`` may have any shape ``(n, ...)``.
+    Callbacks after it see the mixed batch.
 
     Parameters
     ----------
     alpha : float, default=0.2
         Both parameters of the Beta distribution of ``lam``; small values
-        keep most mixed samples close to one of the pair. Must be > 0.
+        keep most mixed samples close to one of the pair. Must be finite
+        and > 0.
     random_state : int, RandomState instance or None, default=None
         Seeds the draws of ``lam`` and of the pairs, for repeatable training.
 
     Raises
     ------
+    ValueError
+        At ``initialize`` (the net's), for a bad ``alpha``.
     TypeError
         At a training batch whose ``y`` is not such a dict.
     """
@@ -423,8 +430,8 @@ class Mixup(Callback):
         self.random_state = random_state
 
     def initialize(self):
-        if not (isinstance(self.alpha, numbers.Real) and self.alpha > 0):
-            raise ValueError(f"Mixup: alpha must be a number > 0; got {self.alpha!r}")
+        if not (isinstance(self.alpha, numbers.Real) and 0 < self.alpha < float("inf")):
+            raise ValueError(f"Mixup: alpha must be a finite number > 0; got {self.alpha!r}")
         self.generator_ = _generator(self.random_state)
         # torch draws no Beta variates from a generator: NumPy does, seeded from it.
         seed = int(torch.randint(np.iinfo(np.int64).max, (1,), generator=self.generator_))
@@ -435,13 +442,18 @@ class Mixup(Callback):
         if not training:
             return
         X, y = batch
-        if not (isinstance(y, dict) and "proba" in y and "weight" in y):
+        missing = (["proba", "weight"] if not isinstance(y, dict)
+                   else [key for key in ("proba", "weight") if key not in y])
+        if missing:
+            got = (f"a dict without {missing}" if isinstance(y, dict)
+                   else f"a {type(y).__name__}")
             raise TypeError(
                 "Mixup expects training batches whose y is a dict with the class "
                 "distributions under 'proba' and the sample weights under 'weight' "
-                f"(as FERCNNClassifier(mixup=...) builds it); got {type(y).__name__}"
+                f"(as FERCNNClassifier(mixup=...) builds it); got {got}"
             )
         lam = float(self.beta_rng_.beta(self.alpha, self.alpha))
+        lam = max(lam, 1 - lam)
         pair = torch.randperm(len(X), generator=self.generator_).to(X.device)
         partner = X[pair]  # taken before X changes in place
         X.mul_(lam).add_(partner, alpha=1 - lam)

@@ -227,15 +227,15 @@ def test_random_erasing_validates(images):
             _fit([RandomErasing(**kwargs)], X, y)
 
 
-def _mix(mixup, X, proba, weight):
-    """One training batch through ``mixup``: the mixed (X, y) and the lam it recorded."""
+def _mix(mixup, X, proba, weight, training=True):
+    """One batch through ``mixup``: the (X, y) it leaves and the lam it recorded (or None)."""
     net = SimpleNamespace(history=History())
     net.history.new_epoch()
     net.history.new_batch()
     X = X.clone()
     y = {"label": proba.argmax(1), "proba": proba.clone(), "weight": weight.clone()}
-    mixup.on_batch_begin(net, batch=(X, y), training=True)
-    return X, y, net.history[-1, "batches", -1, "mixup_lambda"]
+    mixup.on_batch_begin(net, batch=(X, y), training=training)
+    return X, y, net.history[-1, "batches", -1].get("mixup_lambda")
 
 
 def test_mixup_loss_is_the_pair_s_losses_weighted_by_lam():
@@ -248,7 +248,7 @@ def test_mixup_loss_is_the_pair_s_losses_weighted_by_lam():
     weight = torch.tensor([0.5, 1.0, 2.0, 3.0], dtype=torch.float64).repeat(n // 4)
     mixed_X, y, lam = _mix(Mixup(alpha=0.4, random_state=0).initialize(), X, proba, weight)
 
-    assert 0 < lam < 1
+    assert 0.5 <= lam < 1  # folded: each sample the larger part of its mix
     marks = mixed_X.flatten(1)
     pair = torch.where(marks.diagonal() == lam, (marks - lam * torch.eye(n)).argmax(1),
                        torch.arange(n))
@@ -269,27 +269,41 @@ def test_mixup_loss_is_the_pair_s_losses_weighted_by_lam():
     torch.testing.assert_close(y["proba"].sum(1), torch.ones(n, dtype=torch.float64))
     assert torch.equal(y["label"], proba.argmax(1))  # for the accuracy scoring, unmixed
 
+    unmixed_X, unmixed_y, lam = _mix(Mixup(alpha=0.4, random_state=0).initialize(), X, proba,
+                                     weight, training=False)
+    assert lam is None and torch.equal(unmixed_X, X)
+    assert torch.equal(unmixed_y["proba"], proba) and torch.equal(unmixed_y["weight"], weight)
+
 
 def test_mixup_is_seeded_and_draws_lam_from_its_beta():
     X, proba, weight = torch.rand(8, 1, 4, 4), torch.full((8, 3), 1 / 3), torch.ones(8)
-    runs = [[_mix(mixup, X, proba, weight) for _ in range(200)]
-            for mixup in (Mixup(alpha=0.2, random_state=5).initialize(),
-                          Mixup(alpha=0.2, random_state=5).initialize())]
+
+    def lams(alpha, random_state, n=200):
+        mixup = Mixup(alpha=alpha, random_state=random_state).initialize()
+        return [_mix(mixup, X, proba, weight) for _ in range(n)]
+
+    runs = [lams(0.2, 5), lams(0.2, 5)]
     for (X_a, _, lam_a), (X_b, _, lam_b) in zip(*runs):
         assert lam_a == lam_b and torch.equal(X_a, X_b)
-    lams = np.array([lam for _, _, lam in runs[0]])
-    # Beta(0.2, 0.2) has mean 0.5 and puts about 69% of its mass below 0.1 or above 0.9.
-    assert abs(lams.mean() - 0.5) < 0.1
-    assert np.mean((lams < 0.1) | (lams > 0.9)) > 0.5
-    assert _mix(Mixup(alpha=0.2, random_state=6).initialize(), X, proba, weight)[2] != lams[0]
+    drawn = np.array([lam for _, _, lam in runs[0]])
+    # Beta(0.2, 0.2) puts 67% of its mass below 0.1 or above 0.9 (folded:
+    # above 0.9), Beta(4, 4) 0.5% (scipy.stats.beta.cdf).
+    assert drawn.min() >= 0.5 and np.mean(drawn > 0.9) > 0.55
+    assert np.mean(np.array([lam for _, _, lam in lams(4.0, 5)]) > 0.9) < 0.05
+    assert lams(0.2, 6, n=1)[0][2] != drawn[0]
 
 
 def test_mixup_refuses_batches_without_distributions_and_a_bad_alpha(images):
     X, y = images
-    with pytest.raises(TypeError, match="'proba'.*got Tensor"):
+    with pytest.raises(TypeError, match="'proba'.*got a Tensor"):
         _fit([Mixup(random_state=0)], X, y)
-    for alpha in (0, -1.0, "0.2"):
-        with pytest.raises(ValueError, match="alpha must be a number > 0"):
+    mixup = Mixup(random_state=0).initialize()
+    net = SimpleNamespace(history=History())
+    with pytest.raises(TypeError, match=r"got a dict without \['weight'\]"):
+        mixup.on_batch_begin(net, batch=(X, {"proba": torch.ones(len(X), 2) / 2}),
+                             training=True)
+    for alpha in (0, -1.0, float("inf"), "0.2"):
+        with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
             Mixup(alpha=alpha).initialize()
 
 

@@ -16,6 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from skorch.callbacks import Callback
 
 from fer_sklearn import FERCNNClassifier, FERDNNClassifier
 from fer_sklearn._modules import FERCNN, FERMLP, weighted_batch_norm
@@ -326,3 +327,35 @@ def test_mixup_must_be_a_number_not_below_0(faces3, alpha):
     X, y, _ = faces3
     with pytest.raises(ValueError, match="'mixup' parameter of FERCNNClassifier"):
         tiny_cnn(mixup=alpha).fit(X, y)
+
+
+class _TargetSpy(Callback):
+    """Keeps each training batch's y as the loss will see it (after the built-in callbacks)."""
+
+    def initialize(self):
+        self.seen_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.seen_.append({key: value.clone() for key, value in batch[1].items()})
+
+
+def test_mixup_mixes_the_targets_the_loss_sees_and_no_validation_batch(faces3):
+    X, y, _ = faces3
+    params = dict(mixup=0.4, batch_size=8, validation_fraction=0.25)
+    model = tiny_cnn(**params, callbacks=[_TargetSpy()]).fit(X, y)
+    seen = dict(model.net_.callbacks_)["user_0"].seen_
+    lams = [batch["mixup_lambda"] for epoch in model.net_.history for batch in epoch["batches"]
+            if "mixup_lambda" in batch]
+    assert len(seen) == len(lams) == 2 * -(-27 // 8)  # the 27 training faces, 2 epochs
+    for target, lam in zip(seen, lams):
+        # A one-hot row mixed with a partner of another class keeps lam on its own label.
+        top = target["proba"].max(1).values
+        own = target["proba"].gather(1, target["label"].long()[:, None])[:, 0]
+        assert torch.equal(top, own)
+        assert torch.allclose(top[top < 1], torch.tensor(lam, dtype=top.dtype))
+        assert (top < 1).any()
+    # Labels are mixed as one-hot distributions.
+    as_rows = tiny_cnn(**params).fit(X, y, target_proba=np.eye(N_CLASSES)[y])
+    np.testing.assert_array_equal(as_rows.predict_proba(X), model.predict_proba(X))
