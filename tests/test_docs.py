@@ -108,6 +108,8 @@ def test_the_shipped_models_paragraphs_are_generated_from_their_files(tmp_path, 
      "8 epochs on the vote shares reached {tried:.1%}"),
     ("A third network", "ferplus_third_network.json", "ferplus",
      ("contempt", "fear", "sadness"), "joined to the shipped two reached {tried:.1%}"),
+    ("**Mixup**", "ferplus_mixup.json", "ferplus", ("contempt", "fear", "sadness"),
+     "with mixup joined to the shipped two reached {tried:.1%}"),
 ])
 def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, source, compared,
                                                             benchmarks):
