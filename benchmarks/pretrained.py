@@ -30,6 +30,10 @@ network by network, each on its own), optionally with random zooms
 networks, every layer kept, trained further on the FER+ labels (vote shares
 by default), each FER2013 output starting the FER+ emotion of the same
 meaning and contempt starting as neutral (:func:`transfer`).
+``--input-size N`` trains and scores a network afresh on the faces upsampled
+to N×N pixels (bilinear, :func:`upsample`), as Barsoum et al. (2016) fed
+VGG-13 64×64 FER+ faces; such a file takes N×N faces, so it joins, continues
+and starts no 48×48 network, and it is for comparison, not for shipping.
 ``--faces`` names the result ``<model>_faces.skops``: the variant that
 :func:`~fer_sklearn.pretrained.load_pretrained` uses behind
 :class:`~fer_sklearn.faces.FaceAligner` (``faces=True``), trained to take the
@@ -54,6 +58,8 @@ commands that made each one, and each run's time on 2 CPU cores
     # tried, not shipped (docs/pretrained.rst):
     python benchmarks/pretrained.py ferplus --from fer_sklearn/pretrained/fer2013.skops \
         --max-epochs 8 --lr 1e-3 --out runs/ferplus_from
+    python benchmarks/pretrained.py ferplus --labels distribution --seed 1 --max-epochs 16 \
+        --input-size 64 --out runs/ferplus_64
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -82,6 +88,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "fer2013"
 OUT = REPO / "fer_sklearn" / "pretrained"
 SEED = 0
+# FER2013's faces are this many pixels a side; --input-size upsamples them.
+SIDE = 48
 # How a file's metadata names the targets it was trained on.
 LABELS = {"majority": "majority labels", "distribution": "vote distributions"}
 # The starting learning rate of --continue: a sixth of the default's peak (3e-3).
@@ -167,6 +175,27 @@ def load_data(name, csv, ferplus):
             {os.path.basename(f): sha256(f) for f in files})
 
 
+def upsample(X, size):
+    """Flattened 48×48 faces, shape (n, 2304), as ``size``×``size`` ones, shape (n, size**2).
+
+    Bilinear interpolation with pixel centres aligned (``align_corners=False``,
+    as OpenCV's and scikit-image's resizing), values kept in 0..255; adds no
+    information, only the input size of Barsoum et al.'s (2016) FER+ VGG-13.
+    """
+    faces = torch.as_tensor(np.asarray(X, dtype=np.float32)).reshape(len(X), 1, SIDE, SIDE)
+    faces = torch.nn.functional.interpolate(faces, size=(size, size), mode="bilinear",
+                                            align_corners=False)
+    return faces.clamp(0, 255).reshape(len(X), size * size).numpy()
+
+
+def check_input_size(file, info, parser):
+    """Stop if the file written here takes faces other than 48×48 (``--input-size``)."""
+    size = info.get("input_size", SIDE)  # files written before --input-size took 48×48
+    if size != SIDE:
+        parser.error(f"{file} takes {size}x{size} faces (--input-size {size}); only networks "
+                     f"that take {SIDE}x{SIDE} faces are joined, continued or started from")
+
+
 def combine(files, name, data_sha256, parser):
     """The :func:`~fer_sklearn.average_ensemble` of model files, and each one's provenance.
 
@@ -180,6 +209,7 @@ def combine(files, name, data_sha256, parser):
         info = read_metadata(file)
         if info.get("name") != name or info.get("data_sha256") != data_sha256:
             parser.error(f"{file} is not a {name!r} model trained on these data files")
+        check_input_size(file, info, parser)
         if info.get("members") and info.get("continuation"):
             # Its networks were trained on after its members' runs: no record says how each is.
             parser.error(f"{file} is an ensemble trained further (--continue or --from); "
@@ -224,6 +254,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
         info = read_metadata(file)
         if info.get("name") != name or info.get("data_sha256") != data_sha256:
             parser.error(f"{file} is not a {name!r} model trained on these data files")
+        check_input_size(file, info, parser)
         model = load(file)
         labels = targets(info)
         kinds = labels if isinstance(labels, list) else [labels] * model.n_members
@@ -281,6 +312,7 @@ def transfer(file, y, data_sha256, parser):
     recorded = set(info.get("data_sha256", {}).items())
     if info.get("name") != "fer2013" or not recorded or not recorded <= set(data_sha256.items()):
         parser.error(f"--from {file} is not a 'fer2013' model trained on these data files")
+    check_input_size(file, info, parser)
     counts = {name: int(np.sum(y == name)) for name in ("contempt", "neutral")}
     if not all(counts.values()):
         parser.error(f"--from needs contempt and neutral among the Training labels to set "
@@ -421,6 +453,9 @@ def main(argv=None):
     parser.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
                         help="the estimator's mixup (default: its 0, none) for a network "
                              "trained afresh; --continue keeps the file's")
+    parser.add_argument("--input-size", type=int, default=SIDE, metavar="N",
+                        help=f"train and score a network afresh on the faces upsampled to NxN "
+                             f"pixels (default {SIDE}: as they are), for comparison")
     parser.add_argument("--members", nargs="+", metavar="FILE",
                         help="train nothing: ship the average_ensemble of these model files, "
                              "each written by this script for the same model and data (an "
@@ -467,6 +502,13 @@ def main(argv=None):
     if args.mixup is not None and (args.members or args.resume or args.transfer):
         parser.error("--mixup applies to a network trained afresh: no --members, --continue "
                      "or --from")
+    if args.input_size < SIDE:
+        parser.error(f"--input-size upsamples the {SIDE}x{SIDE} faces: it must be >= {SIDE}; "
+                     f"got {args.input_size}")
+    if args.input_size != SIDE and (args.members or args.resume or args.transfer
+                                    or args.faces):
+        parser.error("--input-size applies to a network trained afresh for comparison: no "
+                     "--members, --continue, --from or --faces")
     if args.resume and args.labels is not None:
         parser.error("--continue trains each network on the targets it was trained on: "
                      "drop --labels")
@@ -483,6 +525,8 @@ def main(argv=None):
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
+    if args.input_size != SIDE:
+        X_train, X_test = upsample(X_train, args.input_size), upsample(X_test, args.input_size)
     if args.resume or args.transfer:
         model, base, continuation = continue_training(args.resume or args.transfer,
                                                       args.model, data_sha256, args, X_train,
@@ -549,6 +593,7 @@ def main(argv=None):
         "fer_sklearn_version": __version__,
         "git_commit": commit,
         "recipe": recipe(model),
+        "input_size": args.input_size,
         "seed": seed,
         "members": members,
         "continuation": continuation,
