@@ -223,3 +223,31 @@ def test_ferplus_from_fer2013_starts_each_emotion_from_its_fer2013_output(monkey
     with pytest.raises(SystemExit):
         transfer(file, y[y != "contempt"], read_metadata(file)["data_sha256"],
                  argparse.ArgumentParser())
+
+
+def test_input_size_upsamples_as_scikit_image_and_its_files_join_nothing(tmp_path, monkeypatch,
+                                                                         capsys):
+    # benchmarks/pretrained.py --input-size: the faces a network is trained and scored on,
+    # and a file that takes them kept out of the 48x48 ensembles.
+    import argparse
+
+    from skimage.transform import resize
+
+    from fer_sklearn import read_metadata, save
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from pretrained import combine, upsample
+
+    X = np.random.default_rng(0).integers(0, 256, (3, 48 * 48)).astype(np.uint8)
+    expected = [resize(face.reshape(48, 48).astype(float), (64, 64), order=1, mode="edge",
+                       anti_aliasing=False, preserve_range=True).ravel() for face in X]
+    np.testing.assert_allclose(upsample(X, 64), expected, atol=1e-3)
+    np.testing.assert_array_equal(upsample(X, 48), X)
+
+    file = FOLDER / _file_name("ferplus")
+    info = read_metadata(file)
+    upsampled = tmp_path / "ferplus.skops"
+    save(load_pretrained("ferplus"), upsampled, metadata={**info, "input_size": 64})
+    with pytest.raises(SystemExit):
+        combine([file, upsampled], "ferplus", info["data_sha256"], argparse.ArgumentParser())
+    assert f"{upsampled} takes 64x64 faces" in capsys.readouterr().err
