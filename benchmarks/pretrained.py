@@ -178,9 +178,10 @@ def load_data(name, csv, ferplus):
 def upsample(X, size):
     """Flattened 48×48 faces, shape (n, 2304), as ``size``×``size`` ones, shape (n, size**2).
 
-    Bilinear interpolation with pixel centres aligned (``align_corners=False``,
-    as OpenCV's and scikit-image's resizing), values kept in 0..255; adds no
-    information, only the input size of Barsoum et al.'s (2016) FER+ VGG-13.
+    Bilinear interpolation with the image's outer edges aligned, not its corner
+    pixels' centres (``align_corners=False``, as OpenCV's and scikit-image's
+    resizing), values kept in 0..255; adds no information, only the input size
+    of Barsoum et al.'s (2016) FER+ VGG-13.
     """
     faces = torch.as_tensor(np.asarray(X, dtype=np.float32)).reshape(len(X), 1, SIDE, SIDE)
     faces = torch.nn.functional.interpolate(faces, size=(size, size), mode="bilinear",
