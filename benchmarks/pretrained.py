@@ -197,6 +197,15 @@ def check_input_size(file, info, parser):
                      f"that take {SIDE}x{SIDE} faces are joined, continued or started from")
 
 
+def model_info(file, name, data_sha256, parser):
+    """The metadata of a 48×48 ``name`` file written here from these data files, or stop."""
+    info = read_metadata(file)
+    if info.get("name") != name or info.get("data_sha256") != data_sha256:
+        parser.error(f"{file} is not a {name!r} model trained on these data files")
+    check_input_size(file, info, parser)
+    return info
+
+
 def combine(files, name, data_sha256, parser):
     """The :func:`~fer_sklearn.average_ensemble` of model files, and each one's provenance.
 
@@ -207,10 +216,7 @@ def combine(files, name, data_sha256, parser):
     """
     members, provenance = [], []
     for file in files:
-        info = read_metadata(file)
-        if info.get("name") != name or info.get("data_sha256") != data_sha256:
-            parser.error(f"{file} is not a {name!r} model trained on these data files")
-        check_input_size(file, info, parser)
+        info = model_info(file, name, data_sha256, parser)
         if info.get("members") and info.get("continuation"):
             # Its networks were trained on after its members' runs: no record says how each is.
             parser.error(f"{file} is an ensemble trained further (--continue or --from); "
@@ -252,10 +258,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
         model, info = transfer(file, y, data_sha256, parser)
         kinds = [args.labels] * model.n_members
     else:
-        info = read_metadata(file)
-        if info.get("name") != name or info.get("data_sha256") != data_sha256:
-            parser.error(f"{file} is not a {name!r} model trained on these data files")
-        check_input_size(file, info, parser)
+        info = model_info(file, name, data_sha256, parser)
         model = load(file)
         labels = targets(info)
         kinds = labels if isinstance(labels, list) else [labels] * model.n_members
