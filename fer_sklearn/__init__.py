@@ -1,7 +1,7 @@
 """fer_sklearn: scikit-learn estimators for facial expression recognition.
 
 The public API: the classifiers and their ensembles, persistence and ONNX export, the emotion
-names, the face transformer and image reader, the warnings of
+names, the face transformer and image reader, the warnings and errors of
 :mod:`fer_sklearn.exceptions`, and the subpackages ``datasets``,
 ``callbacks``, ``calibration``, ``faces``, ``interpret`` and ``pretrained``.
 """
@@ -16,10 +16,10 @@ from ._estimators import FERCNNClassifier, FERDNNClassifier  # noqa: E402
 from ._ensemble import average_ensemble  # noqa: E402
 from ._onnx import export_onnx  # noqa: E402
 from ._persistence import load, read_metadata, save  # noqa: E402
-from .exceptions import FitInterruptedWarning, PixelRangeWarning  # noqa: E402
+from .exceptions import CheckpointError, FitInterruptedWarning, PixelRangeWarning  # noqa: E402
 from .faces import FaceAligner, detect_faces, read_image  # noqa: E402
 
-__all__ = ["FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "FaceAligner",
+__all__ = ["CheckpointError", "FERCNNClassifier", "FERDNNClassifier", "EMOTIONS", "FaceAligner",
            "FitInterruptedWarning", "PixelRangeWarning", "average_ensemble", "detect_faces",
            "export_onnx", "load",
            "read_image", "read_metadata", "save", "__version__"]

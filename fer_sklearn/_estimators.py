@@ -11,6 +11,7 @@ import copy
 import inspect
 import math
 import numbers
+import os
 import warnings
 from abc import abstractmethod
 
@@ -33,6 +34,8 @@ from skorch.callbacks import EarlyStopping, EpochScoring, LRScheduler
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
+from ._checkpoint import (FitCheckpoint, check_fingerprint, completed_epochs, data_digest,
+                          fingerprint, module_digest, read_checkpoint, stopped_early)
 from ._modules import FERCNN, FERMLP, MemberAverage, count_parameters, match_hidden_width
 from ._precision import PRECISIONS, AutocastNeuralNetClassifier, autocast_dtype
 from ._progress import TimeLeft, shows_time_left
@@ -202,6 +205,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         "precision": [StrOptions(set(PRECISIONS))],
         "verbose": ["verbose"],
         "callbacks": [list, None],
+        "checkpoint": [str, os.PathLike, None],
     }
 
     @abstractmethod
@@ -564,7 +568,8 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
                 lr_scheduler.ReduceLROnPlateau, monitor=monitor, factor=0.5, patience=2))]
         return []
 
-    def _build_net(self, module, n_train, valid, class_weight, mean_weights, seed, device):
+    def _build_net(self, module, n_train, valid, class_weight, mean_weights, seed, device,
+                   checkpoint):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
         if optimizer is torch.optim.SGD:
@@ -586,6 +591,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         if shows_time_left(self.verbose):
             # First of these, to erase its line before early stopping or the table print.
             callbacks.insert(0, ("time_left", TimeLeft(type(self).__name__)))
+        if checkpoint is not None:
+            # Last, to keep every other callback's state as the epoch leaves it.
+            callbacks.append(("checkpoint", checkpoint))
         batch_size = min(self.batch_size, n_train)
         return WeightedNeuralNetClassifier(
             module=module,
@@ -704,6 +712,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         if not warm:
             self._learn_scaling(data[0], image_shape, self._effective_weight(data, class_weight))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max - 1))
+        checkpoint, seed, epochs_left = self._open_checkpoint(data, image_shape, seed, warm)
         train, valid = self._split(data, seed)
         mean_weights = tuple(1.0 if part is None else
                              float(self._effective_weight(part, class_weight).mean())
@@ -719,8 +728,12 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             module = (copy.deepcopy(self.net_.module_) if warm
                       else self._build_module(len(self.classes_)))
             net = self._build_net(module, len(train[1]), valid, class_weight, mean_weights,
-                                  seed, device)
-            net.fit(self._standardise(train[0]), self._net_target(train, weighted))
+                                  seed, device, checkpoint)
+            # skorch's fit is initialize + partial_fit; the epoch count is the one
+            # thing a resumed fit changes.
+            net.initialize()
+            net.partial_fit(self._standardise(train[0]), self._net_target(train, weighted),
+                            epochs=epochs_left)
         previous = self.history_ if warm else None
         self.net_ = net
         self.net_.module_.eval()
@@ -729,15 +742,33 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         self._record_epochs()
         return self
 
-    def _completed_epochs(self):
-        # skorch opens an epoch's history row when the epoch begins; an
-        # interrupt in the middle leaves a row without the "dur" that
-        # EpochTimer records at its end.
-        return [epoch for epoch in self.net_.history if "dur" in epoch]
+    def _open_checkpoint(self, data, image_shape, seed, warm):
+        """The fit's :class:`~fer_sklearn._checkpoint.FitCheckpoint`, its seed and epochs to run.
+
+        Without ``checkpoint``: ``(None, seed, max_epochs)``. With one, the
+        checkpoint kept in the folder (if any) must come from a fit of the
+        same data, parameters and seed; with ``random_state=None`` the seed
+        is the one that fit drew. Its epochs are then not run again.
+        """
+        if self.checkpoint is None:
+            return None, seed, self.max_epochs
+        resume = read_checkpoint(self.checkpoint)
+        if resume is not None and self.random_state is None:
+            seed = resume["fingerprint"]["seed"]
+        X, y, sample_weight, proba = data
+        digest = data_digest([X, y, sample_weight, proba, np.asarray(image_shape),
+                              np.asarray(self.classes_).astype(str)])
+        start = module_digest(self.net_.module_) if warm else None
+        current = fingerprint(self, digest, len(y), seed, start)
+        epochs_left = self.max_epochs
+        if resume is not None:
+            check_fingerprint(resume["fingerprint"], current, self.checkpoint)
+            epochs_left = 0 if resume["finished"] else self.max_epochs - resume["epochs"]
+        return FitCheckpoint(self.checkpoint, current, resume), seed, epochs_left
 
     def _history_frame(self, previous):
         rows = [{key: epoch.get(key, np.nan) for key in _HISTORY_COLUMNS}
-                for epoch in self._completed_epochs()]
+                for epoch in completed_epochs(self.net_)]
         frame = pd.DataFrame(rows, columns=_HISTORY_COLUMNS).dropna(axis=1, how="all")
         if previous is not None:
             frame["epoch"] += len(previous)
@@ -751,12 +782,8 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         Ctrl-C arrives and how EarlyStopping stops: an EarlyStopping whose
         misses reached its patience is what tells the two apart.
         """
-        self.n_iter_ = len(self._completed_epochs())
-        stopped_early = any(
-            isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
-            for _, callback in self.net_.callbacks_
-        )
-        self.interrupted_ = self.n_iter_ < self.max_epochs and not stopped_early
+        self.n_iter_ = len(completed_epochs(self.net_))
+        self.interrupted_ = self.n_iter_ < self.max_epochs and not stopped_early(self.net_)
         if self.interrupted_:
             warnings.warn(
                 f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt) after "
@@ -962,6 +989,23 @@ _COMMON_DOC = """
         shows the epochs done and the time left.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra callbacks, run after the built-in ones (copied at fit).
+    checkpoint : str, path-like or None, default=None
+        A folder in which ``fit`` keeps the whole state of its training after
+        every epoch, in one file, ``checkpoint.pt``, written atomically (an
+        interruption while it is written leaves the previous epoch's):
+        weights, optimizer, learning-rate schedule, the augmentations' and
+        torch's random streams, early stopping's counters and the history.
+        When the folder already holds a checkpoint, ``fit`` resumes it: given
+        the same data and parameters (``verbose`` and ``device`` may differ),
+        it trains only the epochs left, and on the same device, precision and
+        thread count ends with the weights of a fit that was never
+        interrupted -- by Ctrl-C, a killed process or a restarted machine. A
+        finished checkpoint gives back its model without training. A
+        checkpoint of another fit is refused with a ``ValueError`` naming
+        what differs, a damaged one with a ``ValueError`` too; nothing of
+        either is used and the folder is left as it is. With
+        ``random_state=None`` a resumed fit takes the seed its checkpoint
+        drew. None keeps no checkpoint.
 """
 
 _COMMON_ATTRIBUTES = """
@@ -993,7 +1037,8 @@ _COMMON_ATTRIBUTES = """
         grows with each ``fit``.
     n_iter_ : int
         Epochs completed by the last ``fit`` call: ``max_epochs``, or fewer
-        after an early stop or an interruption. Unlike
+        after an early stop or an interruption. A fit resumed from a ``checkpoint``
+        counts the epochs its checkpoint kept too. Unlike
         :class:`~sklearn.neural_network.MLPClassifier`'s, it does not add up
         over warm starts; ``len(history_)`` does.
     interrupted_ : bool
@@ -1071,7 +1116,7 @@ class FERCNNClassifier(_BaseFERClassifier):
                  label_smoothing=0.1, mixup=0.0, test_time_flip=True, test_time_shift=1,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
-                 precision="auto", verbose=0, callbacks=None):
+                 precision="auto", verbose=0, callbacks=None, checkpoint=None):
         self.n_filters = n_filters
         self.n_blocks = n_blocks
         self.convs_per_block = convs_per_block
@@ -1098,6 +1143,7 @@ class FERCNNClassifier(_BaseFERClassifier):
         self.precision = precision
         self.verbose = verbose
         self.callbacks = callbacks
+        self.checkpoint = checkpoint
 
     def _build_module(self, n_classes):
         return self._cnn(self.image_shape_, n_classes)
@@ -1171,7 +1217,7 @@ class FERDNNClassifier(_BaseFERClassifier):
                  label_smoothing=0.1, mixup=0.0, test_time_flip=True, test_time_shift=0,
                  validation_fraction=None, early_stopping=False, n_iter_no_change=5,
                  class_weight=None, warm_start=False, random_state=None, device="auto",
-                 precision="float32", verbose=0, callbacks=None):
+                 precision="float32", verbose=0, callbacks=None, checkpoint=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.match_params = match_params
@@ -1196,6 +1242,7 @@ class FERDNNClassifier(_BaseFERClassifier):
         self.precision = precision
         self.verbose = verbose
         self.callbacks = callbacks
+        self.checkpoint = checkpoint
 
     def _target_params(self, n_classes):
         target = self.match_params

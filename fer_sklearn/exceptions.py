@@ -1,11 +1,21 @@
-"""Warnings that fer_sklearn's estimators emit, so that they can be filtered or caught.
+"""Warnings and errors of fer_sklearn's estimators, so that they can be filtered or caught.
 
 As :mod:`sklearn.exceptions` does for scikit-learn, each warning is its own
 class: ``warnings.simplefilter("error", PixelRangeWarning)`` turns one kind
 into an error without touching the others.
 """
 
-__all__ = ["FitInterruptedWarning", "PixelRangeWarning"]
+__all__ = ["CheckpointError", "FitInterruptedWarning", "PixelRangeWarning"]
+
+
+class CheckpointError(ValueError):
+    """A ``checkpoint`` folder holds a checkpoint that ``fit`` may not resume.
+
+    Either it was written by a fit of other data or parameters (the message
+    names what differs), or it is damaged, truncated or of a layout this
+    version does not read. Nothing of it is used and the folder is left as
+    it is: give another folder, or remove the file to start afresh.
+    """
 
 
 class FitInterruptedWarning(UserWarning):
