@@ -1,10 +1,65 @@
-"""Shared fixtures: small synthetic face data sets."""
+"""Shared fixtures (small synthetic face data sets) and the suite's two variants.
+
+The suite must pass on every machine a newcomer may have, so two options run
+it as on another one, from this one:
+
+- ``--precision-path=bfloat16`` or ``=float32``: ``precision="auto"`` (the
+  default of the CNN and the shipped models) resolves as on a CPU with, or
+  without, native bfloat16, whatever this CPU has. Forced bfloat16 on a CPU
+  without it is emulated and slower, but computes the same numbers path.
+  ``native`` (the default) keeps what the CPU has.
+- ``--without-data``: as on a machine without the real FER2013 files (see
+  ``_real_data.py``): their tests skip and the fixtures use scikit-image's faces.
+
+``bash scripts/test.sh --precision-path=bfloat16 --without-data`` passes them on.
+"""
+
+import os
 
 import matplotlib
 import numpy as np
 import pytest
 
+from _real_data import WITHOUT_DATA_VARIABLE
+
 matplotlib.use("Agg")
+
+PRECISION_PATHS = ("native", "bfloat16", "float32")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("fer_sklearn", "fer_sklearn's test variants")
+    group.addoption("--precision-path", choices=PRECISION_PATHS, default="native",
+                    help="resolve precision='auto' as on a CPU with native bfloat16 "
+                         "('bfloat16'), without it ('float32'), or as this CPU does "
+                         "('native', the default)")
+    group.addoption("--without-data", action="store_true",
+                    help="run as on a machine without the real FER2013 files")
+
+
+def pytest_configure(config):
+    # Before the test modules are imported: their skip marks read the variable.
+    if config.getoption("--without-data"):
+        os.environ[WITHOUT_DATA_VARIABLE] = "1"
+    path = config.getoption("--precision-path")
+    if path != "native":
+        from fer_sklearn import _precision
+
+        # The CPU's flags are what native_bfloat16 reads: changing them leaves
+        # its own logic (and its tests, which set flags of their own) as it is.
+        flags = _precision._cpu_flags() or set()
+        bf16_units = {"avx512_bf16", "amx_bf16"}
+        flags = flags | {"avx512_bf16"} if path == "bfloat16" else flags - bf16_units
+        _precision._cpu_flags = lambda: flags
+
+
+def pytest_report_header(config):
+    from fer_sklearn._precision import native_bfloat16
+
+    return (f"fer_sklearn: precision='auto' runs "
+            f"{'bfloat16' if native_bfloat16('cpu') else 'float32'} on this CPU "
+            f"(--precision-path={config.getoption('--precision-path')}); real FER2013 data "
+            f"{'not used (--without-data)' if config.getoption('--without-data') else 'used where present'}")
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,8 @@ from fer_sklearn.datasets import (FERPLUS_CLASSES, USAGES, get_data_home, load_f
                                   make_faces)
 from fer_sklearn.datasets import _fer2013, _synthetic
 
-REPO = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
-REAL_FERPLUS = REAL.parent / "fer2013new.csv"
-needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found at {REAL} "
-                                "(set FER2013_PATH)")
+from _real_data import FER2013 as REAL, FERPLUS as REAL_FERPLUS, needs_fer2013, needs_ferplus
+
 
 
 def write_kaggle(path, pixels, labels=None, usage=None, *, newline="\n", quote=False):
@@ -501,7 +498,7 @@ def real_home(tmp_path_factory):
     return tmp_path_factory.mktemp("real") / "home"
 
 
-@needs_real
+@needs_fer2013
 def test_real_fer2013_counts(real_home):
     faces = load_fer2013(REAL, usage="Training", data_home=real_home)
     assert faces.data.shape == (28709, 2304)
@@ -512,8 +509,7 @@ def test_real_fer2013_counts(real_home):
     assert test.data.shape == (3589, 2304)
 
 
-@needs_real
-@pytest.mark.skipif(not REAL_FERPLUS.is_file(), reason=f"FER+ not found at {REAL_FERPLUS}")
+@needs_ferplus
 def test_real_ferplus(real_home):
     # The pixels come from the cache when the test above ran first; the votes are parsed.
     faces = load_fer2013(REAL, labels="ferplus-proba", ferplus_path=REAL_FERPLUS,

@@ -5,8 +5,6 @@ lfw_subset) and, where ../shared has it, real FER2013 faces.
 """
 
 import io
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,12 +16,10 @@ from fer_sklearn.datasets import load_fer2013
 from fer_sklearn.faces import (FaceAligner, FaceDisplay, crop_face, detect_faces,
                                read_image)
 
+from _real_data import FER2013 as REAL, REPO, needs_fer2013
+
 skimage_data = pytest.importorskip("skimage.data")
 
-REPO = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
-needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found at {REAL} "
-                                "(set FER2013_PATH)")
 # The astronaut's face, measured once by eye on the 512x512 photograph.
 ASTRONAUT_FACE = (180, 70, 90, 90)
 
@@ -317,7 +313,7 @@ def test_aligner_sklearn_api(astronaut):
     assert clone(FaceAligner(size=32)).get_params() == FaceAligner(size=32).get_params()
 
 
-@needs_real
+@needs_fer2013
 def test_aligner_recovers_real_fer2013_faces():
     """Real FER2013 faces placed on a photograph come back close to the original crop."""
     import sys
@@ -336,7 +332,7 @@ def test_aligner_recovers_real_fer2013_faces():
     assert (corr.argmax(1) == np.flatnonzero(found)).mean() >= 0.6
 
 
-@needs_real
+@needs_fer2013
 def test_scene_true_box_cut_returns_the_original_face():
     """The scene benchmark's true-box cut (its photo-only baseline) undoes the scene's rotation."""
     import sys

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +13,8 @@ from fer_sklearn import EMOTIONS, FERCNNClassifier
 from fer_sklearn.pretrained import PRETRAINED, load_pretrained, pretrained_info
 from fer_sklearn.pretrained._load import _file_name
 
-REPO = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("FER2013_PATH", REPO.parent / "shared/data/fer2013/fer2013.csv.gz"))
-needs_real = pytest.mark.skipif(not REAL.is_file(), reason=f"FER2013 not found at {REAL} "
-                                "(set FER2013_PATH)")
+from _real_data import FER2013 as REAL, FERPLUS, REPO, needs_fer2013, present
+
 FOLDER = REPO / "fer_sklearn" / "pretrained"
 SHIPPED = [name for name in PRETRAINED if (FOLDER / _file_name(name)).is_file()]
 # Every shipped file: (name, faces), faces for the variant load_pretrained(faces=True) uses.
@@ -78,7 +75,7 @@ def test_unknown_name():
         load_pretrained("affectnet")
 
 
-@needs_real
+@needs_fer2013
 @pytest.mark.parametrize("name, faces", FILES)
 def test_shipped_file_reproduces_its_recorded_publictest_accuracy(name, faces):
     from fer_sklearn.datasets import load_fer2013
@@ -87,8 +84,9 @@ def test_shipped_file_reproduces_its_recorded_publictest_accuracy(name, faces):
     if name == "fer2013":
         bunch = load_fer2013(REAL, usage="PublicTest")
     else:
-        bunch = load_fer2013(REAL, usage="PublicTest", labels="ferplus",
-                             ferplus_path=REAL.parent / "fer2013new.csv")
+        if not present(FERPLUS):
+            pytest.skip(f"the FER+ votes are not found at {FERPLUS}")
+        bunch = load_fer2013(REAL, usage="PublicTest", labels="ferplus", ferplus_path=FERPLUS)
     y = np.asarray(bunch.target_names)[bunch.target]
     model = load_pretrained(name, faces=faces)
     accuracy = (model[-1] if faces else model).score(bunch.data, y)
