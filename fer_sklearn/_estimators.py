@@ -974,7 +974,8 @@ _COMMON_DOC = """
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split and
         augmentation. The same value gives identical results on the same
-        device and thread count.
+        device, precision path and thread count (see the user guide's
+        "Reproducibility").
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : {{"float32", "bfloat16", "auto"}}, default={precision!r}

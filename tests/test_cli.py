@@ -427,6 +427,69 @@ def test_an_interrupted_study_publishes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no report, no temporary folder
 
 
+def test_an_interrupted_train_resumes_from_its_checkpoint(tmp_path):
+    """SIGINT after an epoch: no model, the checkpoint kept, and the same command
+    run again ends with the model of an uninterrupted run."""
+    from fer_sklearn import load
+
+    options = ["--n-samples", "800", "--epochs", "6", "--n-filters", "4", "--n-blocks", "2"]
+    out, checkpoint = tmp_path / "model.skops", tmp_path / "run"
+    process = _cli("train", "--out", out, "--checkpoint", checkpoint, *options)
+    _wait_for(process, "train_loss")  # the first epoch's row: its checkpoint is written
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    first, hint = stderr.splitlines()
+    assert first == "fer-sklearn: error: interrupted (SIGINT)"
+    assert re.fullmatch(rf"fer-sklearn: the checkpoint in {re.escape(str(checkpoint))} keeps "
+                        r"the model: [1-5] epochs?; run the same command again to resume", hint)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+    resumed = _cli("train", "--out", out, "--checkpoint", checkpoint, "--quiet", *options)
+    reference = _cli("train", "--out", tmp_path / "reference.skops", "--quiet", *options)
+    for process in (resumed, reference):
+        assert process.wait(timeout=300) == 0, process.stderr.read()
+        process.stdout.close()
+        process.stderr.close()
+    a, b = load(out), load(tmp_path / "reference.skops")
+    assert a.n_iter_ == b.n_iter_ == 6
+    for name, value in a.module_.state_dict().items():
+        assert np.array_equal(value.numpy(), b.module_.state_dict()[name].numpy()), name
+
+    status, _, stderr = run(["train", "--out", tmp_path / "other.skops", "--checkpoint",
+                             checkpoint, *options[:3], "7", *options[4:]])
+    assert status == 2
+    assert "belongs to another fit, which had max_epochs=6 (this fit: 7)" in stderr
+
+
+def test_an_interrupted_study_resumes_from_its_networks_checkpoints(study, tmp_path,
+                                                                    monkeypatch):
+    from fer_sklearn import FERDNNClassifier
+    from fer_sklearn.cli._interrupt import Interrupted
+
+    checkpoint = tmp_path / "run"
+    argv = ["study", "--out", tmp_path / "report", "--checkpoint", checkpoint, *TINY_STUDY]
+    fit = FERDNNClassifier.fit
+
+    def interrupted(self, *args, **kwargs):  # SIGTERM once the CNN is trained
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(FERDNNClassifier, "fit", interrupted)
+    status, _, stderr = run(argv)
+    assert status == 143
+    assert stderr.splitlines()[1] == (f"fer-sklearn: the checkpoint in {checkpoint} keeps cnn: "
+                                      "1 epoch; run the same command again to resume")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no report
+    monkeypatch.setattr(FERDNNClassifier, "fit", fit)
+    status, _, stderr = run(argv)
+    assert status == 0, stderr
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    # The same study as one never interrupted.
+    for key in ("cnn", "dnn"):
+        assert results["models"][key]["accuracy"] == study["results"]["models"][key]["accuracy"]
+    assert sorted(p.name for p in checkpoint.iterdir()) == ["cnn", "dnn"]
+
+
 def test_colour_codes_only_on_a_terminal(tmp_path):
     status, stdout, stderr = run(["train", "--out", tmp_path / "m.skops",
                                   *(a for a in TINY_TRAIN if a != "--quiet")])

@@ -5,7 +5,8 @@ output in the way, an unwritable or full folder, an unknown device, a model
 file from another version, output piped into a program that stopped reading --
 ends with one line ``fer-sklearn: error: ...`` on stderr and exit status 2.
 SIGINT and SIGTERM end a command through :mod:`._interrupt` with status 130
-or 143, having saved nothing. Anything else is a bug and keeps its traceback.
+or 143, having saved nothing but a ``--checkpoint`` of the epochs completed,
+which the same command resumes. Anything else is a bug and keeps its traceback.
 
 Every file a command writes goes through :mod:`fer_sklearn._output`, checked
 before the work starts and written under a temporary name until complete.
@@ -22,8 +23,10 @@ import warnings
 
 import numpy as np
 
+from .._checkpoint import read_checkpoint
 from .._labels import class_names
 from .._output import OutputError, check_output_file
+from ..exceptions import CheckpointError
 from ..datasets import USAGES
 from ..video._read import VIDEO_SUFFIXES
 from ._interrupt import Interrupted, interrupts_raise
@@ -82,7 +85,7 @@ def _study(args):
     report = run_study(out=args.out, data=args.data, ferplus=args.ferplus, epochs=args.epochs,
                        quick=args.quick, seed=args.seed, device=args.device, force=args.force,
                        quiet=args.quiet, n_samples=args.n_samples, n_filters=args.n_filters,
-                       n_blocks=args.n_blocks, cache=args.cache)
+                       n_blocks=args.n_blocks, cache=args.cache, checkpoint=args.checkpoint)
     print(f"report: {report}")
 
 
@@ -90,7 +93,7 @@ def _train(args):
     from .. import FERCNNClassifier, FERDNNClassifier, save
 
     device = _device(args.device)
-    check_output_file(args.out, force=args.force, inputs=[args.data])
+    check_output_file(args.out, force=args.force, inputs=[args.data, args.checkpoint])
     X, y, _ = labelled_data(args.data, usage=args.usage, n_samples=args.n_samples,
                             seed=args.seed, cache=args.cache)
     common = dict(max_epochs=args.epochs, random_state=args.seed, device=device,
@@ -98,6 +101,7 @@ def _train(args):
     cnn = FERCNNClassifier(n_filters=args.n_filters, n_blocks=args.n_blocks, **common)
     # The DNN is matched to the CNN these options describe (unfitted, so it can be saved).
     model = cnn if args.model == "cnn" else FERDNNClassifier(match_params=cnn, **common)
+    model.set_params(checkpoint=args.checkpoint)
     model.fit(X, y)
     save(model, args.out)
     print(f"saved {args.out}: {type(model).__name__}, {model.n_params_:,} parameters, "
@@ -147,6 +151,29 @@ def _add_load_device(parser):
     parser.add_argument("--device",
                         help="'auto', 'cpu', 'cuda' or 'cuda:N' to predict on (default: the "
                              "model's own device, or 'auto' where this machine lacks it)")
+
+
+def _add_checkpoint(parser, what):
+    parser.add_argument("--checkpoint", metavar="DIR",
+                        help=f"keep {what} in DIR after every epoch; run the same command "
+                             "again after an interruption (Ctrl-C, a killed process, a "
+                             "restart) to resume from the last epoch completed, to the same "
+                             "result. A checkpoint of other data or options is refused")
+
+
+def _resume_hint(folder):
+    """Where an interrupted command's checkpoints stand, and how to go on from them."""
+    kept = []
+    for part in ("", "cnn", "dnn"):  # train's, and the study's two networks'
+        with contextlib.suppress(CheckpointError):
+            state = read_checkpoint(os.path.join(folder, part))
+            if state is not None:
+                epochs = state["epochs"]
+                kept.append(f"{part or 'the model'}: {epochs} epoch{'s' * (epochs != 1)}")
+    if not kept:
+        return f"no epoch was completed: {folder} holds no checkpoint yet"
+    return (f"the checkpoint in {folder} keeps {', '.join(kept)}; run the same command "
+            "again to resume")
 
 
 def _add_cache(parser):
@@ -201,6 +228,7 @@ def build_parser():
     _add_architecture(study)
     _add_common(study)
     _add_cache(study)
+    _add_checkpoint(study, "the training state of both networks (DIR/cnn, DIR/dnn)")
     study.set_defaults(handler=_study)
 
     train = commands.add_parser("train", help="fit a model and save it",
@@ -223,6 +251,7 @@ def build_parser():
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     _add_common(train)
     _add_cache(train)
+    _add_checkpoint(train, "the training state")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a saved model on labelled data",
@@ -361,11 +390,13 @@ def main(argv=None):
     status : int
         0 on success; 2 after a user error or an operating-system refusal (one
         line on stderr); 130 after SIGINT (Ctrl-C), 143 after SIGTERM, with
-        nothing saved and no temporary file left.
+        nothing saved and no temporary file left but a ``--checkpoint`` of the
+        epochs completed, and a second line saying how to resume from it.
     """
     import matplotlib
 
     matplotlib.use("Agg")  # figures are files; never open a window
+    args = None
     with _console(), interrupts_raise(), warnings.catch_warnings():
         warnings.showwarning = _warn
         try:
@@ -373,7 +404,7 @@ def main(argv=None):
             args.handler(args)
         except SystemExit as exc:  # --help and --version
             return exc.code or 0
-        except (CLIError, OutputError) as exc:
+        except (CLIError, OutputError, CheckpointError) as exc:
             _fail(exc)
         except BrokenPipeError:
             _stdout_to_devnull()
@@ -383,6 +414,8 @@ def main(argv=None):
         except (Interrupted, KeyboardInterrupt) as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
             _fail(f"interrupted ({signal.Signals(signum).name})")
+            if getattr(args, "checkpoint", None):
+                print(f"{PROG}: {_resume_hint(args.checkpoint)}", file=sys.stderr)
             return 128 + signum
         else:
             return 0

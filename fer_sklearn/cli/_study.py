@@ -269,8 +269,13 @@ def _model_results(estimator, data, fit_seconds):
     }
 
 
-def _train(data, settings, seed, device, verbose, say):
-    """The CNN, then the DNN with its parameter count matched to the CNN's."""
+def _train(data, settings, seed, device, verbose, say, checkpoint):
+    """The CNN, then the DNN with its parameter count matched to the CNN's.
+
+    With ``checkpoint``, each keeps its training state in a subfolder of it
+    (``cnn``, ``dnn``); the fit seconds are then those of all its epochs,
+    resumed ones included, rather than of this run's part.
+    """
     from .. import FERCNNClassifier, FERDNNClassifier
 
     common = dict(max_epochs=settings["epochs"], random_state=seed, device=device,
@@ -283,9 +288,13 @@ def _train(data, settings, seed, device, verbose, say):
     for key, label, model in (("cnn", "CNN", cnn), ("dnn", "parameter-matched DNN", dnn)):
         say(f"training the {label} for {settings['epochs']} epochs on "
             f"{len(data.y_train)} faces ({_VALIDATION_FRACTION:.0%} held out for validation)")
+        if checkpoint is not None:
+            model.set_params(checkpoint=os.path.join(checkpoint, key))
         start = time.perf_counter()
         model.fit(data.X_train, data.y_train)
         fitted[key] = time.perf_counter() - start
+        if checkpoint is not None:
+            fitted[key] = max(fitted[key], float(model.history_["dur"].sum()))
     return cnn, dnn, fitted
 
 
@@ -715,7 +724,7 @@ def _run_section(results):
 
 def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0, device="auto",
               force=False, quiet=False, n_samples=None, n_filters=None, n_blocks=None,
-              cache=True):
+              cache=True, checkpoint=None):
     """Run the study and write its report to the folder ``out``.
 
     Parameters
@@ -739,6 +748,10 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
         No progress output.
     cache : bool
         Use :func:`~fer_sklearn.datasets.load_fer2013`'s parsed-array cache.
+    checkpoint : str or None
+        A folder to keep both networks' training state in (``cnn``, ``dnn``),
+        as the estimators' ``checkpoint``: a study run again after an
+        interruption resumes their fits.
 
     Returns
     -------
@@ -764,7 +777,9 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
         raise CLIError(one_line(exc)) from None
     settings = study_settings(data=data, quick=quick, epochs=epochs, n_samples=n_samples,
                               n_filters=n_filters, n_blocks=n_blocks)
-    with output_folder(out, force=force, inputs=(data, ferplus)) as folder:
+    # The checkpoint counts as an input: an output folder replaced on --force, or
+    # removed on an interruption, must not hold it.
+    with output_folder(out, force=force, inputs=(data, ferplus, checkpoint)) as folder:
         say(f"loading {'synthetic faces' if data is None else data}")
         dataset = study_data(data, ferplus=ferplus, n_samples=settings["n_samples"], seed=seed,
                              cache=cache)
@@ -776,7 +791,8 @@ def run_study(*, out, data=None, ferplus=None, epochs=None, quick=False, seed=0,
                      "n_test": {name: len(y) for name, (_, y) in dataset.tests.items()}},
             "environment": _environment(device),
         }
-        cnn, dnn, fit_seconds = _train(dataset, settings, seed, device, 0 if quiet else 1, say)
+        cnn, dnn, fit_seconds = _train(dataset, settings, seed, device, 0 if quiet else 1, say,
+                                       checkpoint)
         say("evaluating")
         results["models"] = {key: _model_results(model, dataset, fit_seconds[key])
                              for key, model in (("cnn", cnn), ("dnn", dnn))}
