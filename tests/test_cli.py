@@ -266,8 +266,9 @@ def test_train_evaluate_predict_round_trip(model_file, tmp_path):
 
     table = pd.read_csv(predictions)
     assert table.columns.tolist() == ["file", "face", "x", "y", "width", "height", "label",
-                                      *(f"proba_{e}" for e in EMOTIONS)]
+                                      *(f"proba_{e}" for e in EMOTIONS), "error"]
     assert (table["file"] == str(csv)).all() and table["face"].tolist() == list(range(70))
+    assert table["error"].isna().all()
     assert table["label"].tolist() == [EMOTIONS[i] for i in model.predict(X)]
     np.testing.assert_allclose(table.filter(like="proba_").sum(axis=1), 1, atol=1e-4)
     # predict a folder of images, to stdout: 48x48 images are faces already, a larger
@@ -624,6 +625,54 @@ def test_predict_photos_with_the_shipped_model(photos, tmp_path):
     for name in ("astronaut.png", "wall.png"):
         assert (annotated / name).read_bytes()[:8] == PNG_SIGNATURE
         assert imread(annotated / name).shape[1] >= 500
+
+
+def test_predict_a_folder_with_a_truncated_jpeg_writes_every_other_photo(photos, tmp_path):
+    import pandas as pd
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    for name in ("astronaut.jpg", "wall.png"):
+        (folder / name).write_bytes((photos / name).read_bytes())
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buffer, "JPEG")
+    (folder / "broken.jpg").write_bytes(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+    annotated, out = tmp_path / "annotated", tmp_path / "out.csv"
+    status, _, stderr = run(["predict", folder, "--out", out, "--annotate", annotated])
+    assert status == 0, stderr
+    warning, = stderr.splitlines()
+    assert warning.startswith(f"fer-sklearn: warning: {folder / 'broken.jpg'}: cannot read")
+    table = pd.read_csv(out)
+    assert table["file"].tolist() == ["astronaut.jpg", "broken.jpg", "wall.png"]
+    astronaut, broken, wall = (row for _, row in table.iterrows())
+    assert astronaut["face"] == 0 and pd.isna(astronaut["error"])
+    assert "cannot read the image" in broken["error"] and pd.isna(broken["label"])
+    assert wall["label"] == "no face" and pd.isna(wall["error"])
+    assert sorted(p.name for p in annotated.iterdir() if p.suffix == ".png") == [
+        "astronaut.png", "wall.png"]
+    # Only when nothing could be read is it an error, and nothing is written.
+    (folder / "astronaut.jpg").unlink()
+    (folder / "wall.png").write_bytes(b"not a png")
+    status, _, stderr = run(["predict", folder, "--out", tmp_path / "none.csv"])
+    _assert_one_line_error(status, stderr, "none of the 2 inputs could be read")
+    assert not (tmp_path / "none.csv").exists()
+
+
+def test_predict_a_clip_that_cannot_be_decoded_costs_only_its_row(photos, tmp_path):
+    import pandas as pd
+
+    (tmp_path / "broken.mp4").write_text("not a video")
+    status, stdout, stderr = run(["predict", tmp_path / "broken.mp4", photos / "astronaut.jpg",
+                                  "--quiet"])
+    assert status == 0, stderr
+    assert stderr.startswith("fer-sklearn: warning: ") and "broken.mp4" in stderr
+    table = pd.read_csv(io.StringIO(stdout))
+    photo, clip = table[table["error"].isna()], table[table["error"].notna()]
+    assert len(photo) == 1 and photo["face"].item() == 0
+    assert clip["file"].item() == str(tmp_path / "broken.mp4")
+    assert "cannot be decoded" in clip["error"].item()
 
 
 def test_predict_sends_detected_faces_to_the_shipped_variant_for_them(photos, tmp_path):

@@ -13,7 +13,7 @@ from PIL import Image
 
 from fer_sklearn import EMOTIONS, FERCNNClassifier
 from fer_sklearn.datasets import load_fer2013
-from fer_sklearn.faces import (FaceAligner, FaceDisplay, crop_face, detect_faces,
+from fer_sklearn.faces import (FaceAligner, FaceDisplay, crop_face, detect_faces, extract_faces,
                                read_image)
 
 from _real_data import FER2013 as REAL, REPO, needs_fer2013
@@ -375,3 +375,74 @@ def test_face_display_from_estimator(astronaut):
     clf = DummyClassifier(strategy="prior").fit(np.zeros((7, 48 * 48)), np.arange(7))
     display = FaceDisplay.from_estimator(clf, astronaut)
     assert display.ax_.texts and display.ax_.texts[0].get_text().split()[0] in EMOTIONS
+
+
+# ------------------------------------------------------------ predict_images
+def _group(astronaut):
+    """A group photo: the astronaut's head three times, side by side, on a grey wall."""
+    head = np.asarray(Image.fromarray(astronaut[10:230, 120:340]).convert("L"))
+    scene = np.full((300, 800), 120, np.uint8)
+    for x in (20, 290, 560):
+        scene[40:260, x:x + 220] = head
+    return scene
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    from fer_sklearn.pretrained import load_pretrained
+
+    return load_pretrained("fer2013", faces=True)[-1]
+
+
+def test_predict_images_every_face_and_a_row_for_each_bad_file(astronaut, classifier, tmp_path):
+    from fer_sklearn.faces import predict_images
+
+    folder = tmp_path / "holiday"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(_group(astronaut)).save(folder / "group.png")
+    Image.fromarray(np.full((200, 300), 128, np.uint8)).save(folder / "wall.png")
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, "JPEG")
+    (folder / "sub" / "cut.jpg").write_bytes(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+    face = np.rint(extract_faces([astronaut])[1][0]).astype(np.uint8).reshape(48, 48)
+
+    table = predict_images([folder, face, tmp_path / "missing.jpg"], classifier)
+    names = [f"proba_{c}" for c in classifier.classes_]  # the shipped model's: sorted names
+    assert table.columns.tolist() == ["image", "face", "x", "y", "width", "height",
+                                      "detected", *names, "label", "error"]
+    assert table["image"].tolist() == [str(folder / "group.png")] * 3 + [
+        str(folder / "sub" / "cut.jpg"), str(folder / "wall.png"), "images[1]",
+        str(tmp_path / "missing.jpg")]
+    group, cut, wall, cut_face, missing = (table.iloc[:3], table.iloc[3], table.iloc[4],
+                                           table.iloc[5], table.iloc[6])
+    # Every face of the group, left to right here, each where its head was pasted.
+    assert group["face"].tolist() == [0, 1, 2] and group["detected"].all()
+    assert sorted(np.round((group["x"] - 20) / 270).astype(int)) == [0, 1, 2]
+    _, crops = extract_faces([_group(astronaut)])
+    np.testing.assert_allclose(group[names].to_numpy(), classifier.predict_proba(crops))
+    assert (group["label"] == classifier.classes_[group[names].to_numpy().argmax(1)]).all()
+    assert group["error"].isna().all()
+    # The truncated file and the missing one cost only their own rows.
+    assert pd.isna(cut["face"]) and "cut.jpg: cannot read the image" in cut["error"]
+    assert pd.isna(missing["face"]) and "missing.jpg" in missing["error"]
+    assert pd.isna(wall["face"]) and pd.isna(wall["label"]) and pd.isna(wall["error"])
+    assert wall[names].isna().all()
+    # An image of the classifier's input size is one face, cut already.
+    assert cut_face["face"] == 0 and not cut_face["detected"]
+    assert (cut_face[["x", "y", "width", "height"]] == [0, 0, 48, 48]).all()
+    np.testing.assert_allclose(cut_face[names].to_numpy(float),
+                               classifier.predict_proba(face.reshape(1, -1))[0])
+    # Threads give the same table.
+    pd.testing.assert_frame_equal(
+        predict_images([folder, face, tmp_path / "missing.jpg"], classifier, n_jobs=2), table)
+
+
+def test_predict_images_refuses_what_is_no_image_or_classifier(classifier):
+    from fer_sklearn.faces import predict_images
+
+    with pytest.raises(TypeError, match="expected a file path, a PIL image or a numpy array"):
+        predict_images([3], classifier)
+    with pytest.raises(TypeError, match="fitted classifier"):
+        predict_images([np.zeros((60, 60))], object())
+    with pytest.raises(ValueError, match="framing"):
+        predict_images([np.zeros((60, 60))], classifier, framing=(1, 2))

@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .._checkpoint import read_checkpoint
+from .._errors import one_line
 from .._labels import class_names
 from .._output import OutputError, check_output_file
 from ..exceptions import CheckpointError
@@ -31,7 +32,7 @@ from ..datasets import USAGES
 from ..video._read import VIDEO_SUFFIXES
 from ._interrupt import Interrupted, interrupts_raise
 from ._predict import predict_command
-from ._study import (_PRESETS, CLIError, labelled_data, load_model, one_line, run_study,
+from ._study import (_PRESETS, CLIError, labelled_data, load_model, run_study,
                      write_text)
 
 PROG = "fer-sklearn"
@@ -286,7 +287,10 @@ def build_parser():
         "48x48 image as one face. For clips, a summary of each track's time in each emotion "
         "is printed on stderr. Without --model, the FER2013 model shipped with fer_sklearn "
         "is used. A shipped model predicts the faces found in photographs and clips with "
-        "its variant trained on the face detector's framing, where it has one.")
+        "its variant trained on the face detector's framing, where it has one. A photograph "
+        "or clip that cannot be read is one warning line on stderr and one row whose 'error' "
+        "column says why; everything else is still written, and the exit status is 2 only "
+        "when no input could be read.")
     predict.add_argument("paths", nargs="+", metavar="INPUT",
                          help="photographs, video clips (" + ", ".join(VIDEO_SUFFIXES)
                               + ", animated GIF), folders of them (searched recursively), "

@@ -1,43 +1,28 @@
 """``fer-sklearn predict``: the emotions of the faces in photographs, clips and FER2013 files."""
 
-import glob
 import io
 import os
 import sys
 
 import numpy as np
 
+from .._errors import one_line
 from .._labels import class_names
 from .._output import check_output_file
-from ..faces._io import _DECODE_ERRORS, IMAGE_SUFFIXES
+from ..faces._io import _DECODE_ERRORS, IMAGE_SUFFIXES, expand_path
 from ..video._read import VIDEO_SUFFIXES
-from ._study import CLIError, load_model, one_line, read_data, write_text
+from ._study import CLIError, load_model, read_data, write_text
 
 TABLE_SUFFIXES = (".csv", ".gz", ".zip")
 _ANNOTATED_VIDEO = (".mp4", ".m4v", ".mov", ".avi")
 
 
 def _input_files(path):
-    """The files ``path`` names: itself, the images and clips under a folder, or a glob's matches.
-
-    Returns ``(id, file)`` pairs; ids are relative to a folder given, else the path as given.
-    """
-    if os.path.isdir(path):
-        found = sorted(os.path.relpath(os.path.join(root, name), path)
-                       for root, _, names in os.walk(path) for name in names
-                       if name.lower().endswith(IMAGE_SUFFIXES + VIDEO_SUFFIXES))
-        if not found:
-            raise CLIError(f"{path}: no image or video files "
-                           f"({', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}) found")
-        return [(name, os.path.join(path, name)) for name in found]
-    if os.path.exists(path):
-        return [(path, path)]
-    if any(char in path for char in "*?["):
-        matches = sorted(glob.glob(path, recursive=True))
-        if not matches:
-            raise CLIError(f"{path}: no file matches")
-        return [pair for match in matches for pair in _input_files(match)]
-    raise CLIError(f"{path}: no such file or folder")
+    """The photos and clips ``path`` names (see :func:`~fer_sklearn.faces._io.expand_path`)."""
+    try:
+        return expand_path(path, IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+    except (OSError, ValueError) as exc:
+        raise CLIError(one_line(exc)) from None
 
 
 def _is_clip(path):
@@ -84,73 +69,67 @@ def _models(source, device):
     return model, faces
 
 
-def _photo_faces(model, files, cache, n_jobs):
-    """Each photograph's or table's faces.
+def _clip_faces(model, clips, args):
+    """Each clip's :func:`~fer_sklearn.video.predict_video` table, in the command's columns.
 
-    Returns rows ``(file, path, face, x, y, width, height)``, the faces'
-    pixels, and which of them a face detector found (the others were cut
-    already).
-
-    A FER2013-style table (.csv, .gz, .zip) holds faces already cut; an image
-    of exactly the model's input size (48x48) is taken as one face, as in
-    FER2013's image folders; any other image is a photograph, searched for
-    faces with :func:`~fer_sklearn.faces.extract_faces`, photographs in
-    parallel threads (``n_jobs``).
+    A clip that cannot be decoded gives one row with its ``error``, as an
+    unreadable photograph does; the others are still analysed, in parallel
+    processes (``--n-jobs``).
     """
+    import pandas as pd
     from joblib import Parallel, delayed
 
-    height, width = model.image_shape_
-
-    def one(name, path):
-        if path.lower().endswith(TABLE_SUFFIXES):
-            pixels = read_data(path, labelled=False, cache=cache).data
-            if pixels.shape[1] != model.n_features_in_:
-                raise CLIError(f"{path}: faces have {pixels.shape[1]} pixels, the model "
-                               f"expects {model.n_features_in_}")
-            return ([(name, path, i, np.nan, np.nan, np.nan, np.nan) for i in range(len(pixels))],
-                    pixels.astype(np.float32), False)
-        from ..faces import extract_faces, read_image
-
-        try:
-            gray = read_image(path, mode="L")
-            if gray.shape == (height, width):
-                return [(name, path, 0, 0, 0, width, height)], gray.reshape(1, -1).astype(
-                    np.float32), False
-            faces, cut = extract_faces([gray], size=width)
-        except (OSError, ValueError) as exc:
-            raise CLIError(one_line(exc)) from None
-        rows = [(name, path, int(f.face), f.x, f.y, f.width, f.height)
-                for f in faces.itertuples()]
-        return rows or [(name, path, np.nan, np.nan, np.nan, np.nan, np.nan)], cut, True
-
-    found = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(one)(name, path) for name, path in files)
-    rows = [row for part, _, _ in found for row in part]
-    crops = np.concatenate([cut for _, cut, _ in found])
-    detected = np.concatenate([np.full(len(cut), by_detector) for _, cut, by_detector in found])
-    return rows, crops, detected
-
-
-def _clip_faces(model, clips, args):
-    """Each clip's :func:`~fer_sklearn.video.predict_video` table, in the command's columns."""
     from ..video import predict_video
 
     settings = dict(step=args.step, rate=args.rate, smoothing=args.smoothing)
-    verbose = sys.stderr.isatty() and not args.quiet
-    try:
-        if len(clips) == 1:
-            tables = [predict_video(clips[0][1], model, verbose=verbose, **settings)]
-        else:
-            joined = predict_video([path for _, path in clips], model, n_jobs=args.n_jobs,
-                                   verbose=verbose, **settings)
-            tables = [joined[joined["video"] == path].drop(columns="video").reset_index(
-                drop=True) for _, path in clips]
-    except (OSError, ValueError) as exc:
-        raise CLIError(one_line(exc)) from None
+    verbose = sys.stderr.isatty() and not args.quiet and len(clips) == 1
+
+    def one(path):
+        try:
+            return predict_video(path, model, verbose=verbose, **settings)
+        except (OSError, ValueError) as exc:
+            return pd.DataFrame({"frame": [pd.NA], "time": [np.nan], "error": [one_line(exc)]})
+
+    tables = Parallel(n_jobs=args.n_jobs)(delayed(one)(path) for _, path in clips)
     for (name, path), table in zip(clips, tables):
         table.insert(0, "file", name)
         table.insert(1, "path", path)
     return tables
+
+
+def _table_faces(model, tables, cache):
+    """The faces of FER2013-style tables (.csv, .gz, .zip), cut already, as rows and pixels."""
+    rows, pixels = [], []
+    for name, path in tables:
+        faces = read_data(path, labelled=False, cache=cache).data
+        if faces.shape[1] != model.n_features_in_:
+            raise CLIError(f"{path}: faces have {faces.shape[1]} pixels, the model "
+                           f"expects {model.n_features_in_}")
+        rows += [(name, path, i, np.nan, np.nan, np.nan, np.nan) for i in range(len(faces))]
+        pixels.append(faces.astype(np.float32))
+    return rows, np.concatenate(pixels)
+
+
+def _photo_table(model, faces_model, photos, args, names):
+    """:func:`~fer_sklearn.faces.predict_images` of the photographs, in the command's columns.
+
+    Faces found by the detector go to ``faces_model``; an image of exactly the
+    model's input size is one face cut already, as in FER2013's image folders,
+    and goes to ``model``, as the faces of tables do.
+    """
+    from ..faces import predict_images, read_image
+
+    table = predict_images([path for _, path in photos], faces_model, n_jobs=args.n_jobs,
+                           verbose=sys.stderr.isatty() and not args.quiet)
+    table.insert(0, "file", table["image"].map(dict((path, name) for name, path in photos)))
+    cut = (table["face"].notna() & ~table["detected"]).to_numpy()
+    if cut.any() and model is not faces_model:
+        pixels = np.array([read_image(path, mode="L").ravel() for path in table["image"][cut]],
+                          np.float32)
+        proba = model.predict_proba(pixels)
+        table.loc[cut, [f"proba_{name}" for name in names]] = proba
+        table.loc[cut, "label"] = [names[i] for i in proba.argmax(axis=1)]
+    return table.rename(columns={"image": "path"}).drop(columns="detected")
 
 
 def _annotate_folder(folder, table, clip_tables, names, force, inputs):
@@ -256,29 +235,39 @@ def predict_command(args):
     names = class_names(model.classes_)
     proba_columns = [f"proba_{name}" for name in names]
     tables = []
-    if photos:
-        rows, crops, detected = _photo_faces(model, photos, args.cache, args.n_jobs)
+    cut = [pair for pair in photos if pair[1].lower().endswith(TABLE_SUFFIXES)]
+    if cut:
+        rows, pixels = _table_faces(model, cut, args.cache)
         table = pd.DataFrame(rows, columns=["file", "path", "face", "x", "y", "width", "height"])
-        table["face"] = table["face"].astype("Int64")
-        proba = np.full((len(table), len(names)), np.nan)
-        has_face = table["face"].notna().to_numpy()
-        face_proba = np.empty((len(crops), len(names)))
-        for by, mask in ((model, ~detected), (faces_model, detected)):
-            if mask.any():
-                face_proba[mask] = by.predict_proba(crops[mask])
-        proba[has_face] = face_proba
-        table["label"] = [names[i] if found else np.nan
-                          for i, found in zip(np.nan_to_num(proba).argmax(axis=1), has_face)]
+        proba = model.predict_proba(pixels)
+        table["label"] = [names[i] for i in proba.argmax(axis=1)]
         table[proba_columns] = proba
         tables.append(table)
+    images = [pair for pair in photos if pair not in cut]
+    if images:
+        tables.append(_photo_table(model, faces_model, images, args, names))
     clip_tables = _clip_faces(faces_model, clips, args) if clips else []
     for clip in clip_tables:
-        tables.append(clip.rename(columns={"track": "face"}).drop(columns="detected"))
+        tables.append(clip.rename(columns={"track": "face"}).drop(columns="detected",
+                                                                  errors="ignore"))
     table = pd.concat(tables, ignore_index=True)
+    if "error" not in table.columns:
+        table["error"] = np.nan
     order = ["file", "path", *(["frame", "time"] if clips else []), "face", "x", "y", "width",
-             "height", "label", *proba_columns]
+             "height", "label", *proba_columns, "error"]
     table = table[order]
-    table["label"] = table["label"].fillna("no face")
+    table["face"] = table["face"].astype("Int64")
+    unreadable = table["error"].dropna().tolist()
+    if unreadable and not cut and len(unreadable) == len(images) + len(clips):
+        if len(unreadable) == 1:
+            raise CLIError(unreadable[0])
+        raise CLIError(f"none of the {len(unreadable)} inputs could be read, the first: "
+                       f"{unreadable[0]}; nothing written")
+    for message in unreadable:
+        print(f"fer-sklearn: warning: {message}", file=sys.stderr)
+    table["label"] = table["label"].where(table["error"].notna(),
+                                          table["label"].fillna("no face"))
+    clip_tables = [clip for clip in clip_tables if "error" not in clip.columns]
 
     if annotate == "video":
         from ..video import annotate_video
@@ -290,7 +279,8 @@ def predict_command(args):
         except ValueError as exc:
             raise CLIError(one_line(exc)) from None
     elif annotate == "folder":
-        _annotate_folder(args.annotate, table, clip_tables, names, args.force, inputs)
+        _annotate_folder(args.annotate, table[table["error"].isna()], clip_tables, names,
+                         args.force, inputs)
     if clip_tables:
         _clip_outputs(clip_tables, args)
     table = table.drop(columns="path")
@@ -300,7 +290,7 @@ def predict_command(args):
         sys.stdout.write(text.getvalue())
     else:
         write_text(args.out, text.getvalue())
-        print(f"wrote {int((table['label'] != 'no face').sum()):,} predictions to {args.out}")
+        print(f"wrote {int(table['face'].notna().sum()):,} predictions to {args.out}")
 
 
 def _clip_outputs(clip_tables, args):

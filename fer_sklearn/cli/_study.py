@@ -19,18 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._errors import one_line
 from .._labels import class_names
 from ._report import Figure, Num, Section, Table, render_html, render_markdown
 
+
 class CLIError(Exception):
     """A user's mistake (data, output folder, device, model file): reported in one line."""
-
-
-def one_line(exc):
-    """The message of ``exc`` on one line (``path: reason`` for file-system errors)."""
-    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}"
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 # ---------------------------------------------------------------------- data

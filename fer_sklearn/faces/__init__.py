@@ -5,14 +5,17 @@ Every image file that becomes pixels is read by :func:`read_image`;
 ``opencv-python-headless`` 4.x wheel, so nothing is downloaded);
 :class:`FaceAligner` turns photographs into FER2013-framed 48x48 faces inside a
 scikit-learn pipeline (one per photograph), :func:`extract_faces` every face
-of every photograph; :class:`FaceDisplay` draws a photograph with its faces,
-labels and probabilities.
+of every photograph; :func:`predict_images` gives the emotion of every face of
+every photograph as one table; :class:`FaceDisplay` draws a photograph with its
+faces, labels and probabilities.
 """
 
 from ._align import FER2013_FRAMING, FaceAligner, crop_face, extract_faces
 from ._detect import CASCADES, detect_faces
 from ._display import FaceDisplay
 from ._io import read_image
+from ._predict import predict_images
 
-__all__ = ["read_image", "detect_faces", "extract_faces", "FaceAligner", "crop_face",
+__all__ = ["read_image", "detect_faces", "extract_faces", "predict_images", "FaceAligner",
+           "crop_face",
            "FER2013_FRAMING", "CASCADES", "FaceDisplay"]

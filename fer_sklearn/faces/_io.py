@@ -5,6 +5,7 @@ or oversized files are decided once, in :func:`read_image`, so the data-set
 loader, the face transformer and the command line agree pixel for pixel.
 """
 
+import glob
 import os
 import struct
 import warnings
@@ -16,6 +17,48 @@ import numpy as np
 _MODES = ("L", "RGB")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 """File suffixes (lower case) taken as images where a folder is searched for them."""
+
+
+def expand_path(path, suffixes=IMAGE_SUFFIXES):
+    """The files a path names: itself, the files under a folder, or a glob's matches.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file, a folder (searched recursively for files whose suffix, in
+        lower case, is one of ``suffixes``) or a glob pattern (``*``, ``?``,
+        ``[``; ``**`` spans folders).
+    suffixes : tuple of str, default=IMAGE_SUFFIXES
+
+    Returns
+    -------
+    files : list of (str, str)
+        ``(name, path)`` pairs, sorted: the name relative to a folder given,
+        else the path as given (or matched).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist and is no pattern.
+    ValueError
+        A folder holds no such file, or a pattern matches nothing.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        found = sorted(os.path.relpath(os.path.join(root, name), path)
+                       for root, _, names in os.walk(path) for name in names
+                       if name.lower().endswith(suffixes))
+        if not found:
+            raise ValueError(f"{path}: no image or video files ({', '.join(suffixes)}) found")
+        return [(name, os.path.join(path, name)) for name in found]
+    if os.path.exists(path):
+        return [(path, path)]
+    if any(char in path for char in "*?["):
+        matches = sorted(glob.glob(path, recursive=True))
+        if not matches:
+            raise ValueError(f"{path}: no file matches")
+        return [pair for match in matches for pair in expand_path(match, suffixes)]
+    raise FileNotFoundError(2, "no such file or folder", path)
 
 
 class _ReadError(ValueError):
