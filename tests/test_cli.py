@@ -605,6 +605,7 @@ def photos(tmp_path_factory):
 def test_predict_photos_with_the_shipped_model(photos, tmp_path):
     import pandas as pd
     from matplotlib.image import imread
+    from PIL import Image
 
     from fer_sklearn import EMOTIONS
 
@@ -622,9 +623,20 @@ def test_predict_photos_with_the_shipped_model(photos, tmp_path):
     assert face.filter(like="proba_").sum() == pytest.approx(1, abs=1e-4)
     wall = table[table["file"] == str(photos / "wall.png")]
     assert len(wall) == 1 and wall["label"].item() == "no face" and pd.isna(wall["face"].item())
-    for name in ("astronaut.png", "wall.png"):
+    # Drawn on the photographs themselves, at their own size.
+    for name, shape in (("astronaut.png", (512, 512, 3)), ("wall.png", (200, 300, 3))):
         assert (annotated / name).read_bytes()[:8] == PNG_SIGNATURE
-        assert imread(annotated / name).shape[1] >= 500
+        assert imread(annotated / name).shape == shape
+    drawn = np.rint(imread(annotated / "astronaut.png") * 255).astype(int)
+    x, y, w, h = (int(round(face[k])) for k in ("x", "y", "width", "height"))
+    original = np.asarray(Image.open(photos / "astronaut.jpg").convert("RGB"), int)
+    changed = np.abs(drawn - original).max(axis=2) > 60
+    assert changed[y:y + h + 1, x].mean() > 0.9  # the box's left edge
+    assert not changed[y + h // 4:y + 3 * h // 4, x + w // 4:x + 3 * w // 4].any()  # not the face
+    assert changed[:, :x - 20].sum() == 0  # nothing far left of the box
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []  # no figure left open
 
 
 def test_predict_a_folder_with_a_truncated_jpeg_writes_every_other_photo(photos, tmp_path):

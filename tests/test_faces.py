@@ -446,3 +446,20 @@ def test_predict_images_refuses_what_is_no_image_or_classifier(classifier):
         predict_images([np.zeros((60, 60))], object())
     with pytest.raises(ValueError, match="framing"):
         predict_images([np.zeros((60, 60))], classifier, framing=(1, 2))
+
+
+def test_labels_are_drawn_where_they_cover_no_other_face():
+    from fer_sklearn.faces._draw import draw_faces, palette
+
+    # Two faces one above the other, 5 px apart, the upper one at the image's top
+    # edge: no label fits above either box without covering a face or leaving the image.
+    rows = pd.DataFrame({"x": [50, 50], "y": [2, 75], "width": [60, 60], "height": [68, 60],
+                         "face": [0, 1], "label": ["happy", "sad"], "proba_happy": [0.9, 0.1],
+                         "proba_sad": [0.1, 0.9]})
+    bgr = np.zeros((200, 200, 3), np.uint8)
+    draw_faces(bgr, rows, palette(["happy", "sad"]), "face")
+    drawn = bgr.any(axis=2)
+    assert drawn[136:160, 50:110].any()  # the lower face's label, below its box
+    assert not drawn[78:133, 53:107].any()  # nothing inside the lower face
+    assert drawn[4:20, 53:107].any()  # the upper face's label, inside its top edge
+    assert not drawn[25:68, 53:107].any()  # and nothing over the rest of that face

@@ -133,26 +133,25 @@ def _photo_table(model, faces_model, photos, args, names):
 
 
 def _annotate_folder(folder, table, clip_tables, names, force, inputs):
-    """Photographs as PNG drawings and clips as annotated videos, in a new folder."""
-    from matplotlib.figure import Figure
+    """Photographs drawn at their own size (PNG) and clips as annotated videos, in a new folder."""
+    from PIL import Image
 
     from .._output import output_folder
-    from ..faces import FaceDisplay
+    from ..faces import read_image
+    from ..faces._draw import draw_faces, palette
     from ..video import annotate_video
 
     photos = table[table["frame"].isna()] if "frame" in table.columns else table
     photos = photos[photos["x"].notna() | photos["face"].isna()]
+    colours = palette(names)
     used = set()
     with output_folder(folder, force=force, inputs=inputs) as temp:
         for path, faces in photos.groupby("path", sort=False):
-            found = faces[faces["face"].notna()]
-            figure = Figure(figsize=(6, 5), layout="constrained")
-            FaceDisplay.from_predictions(
-                path, found, proba=found[[f"proba_{n}" for n in names]].to_numpy(),
-                class_names=names).plot(ax=figure.subplots())
+            bgr = np.ascontiguousarray(read_image(path, mode="RGB")[:, :, ::-1])
+            draw_faces(bgr, faces[faces["face"].notna()], colours, "face")
             target = os.path.join(temp, _annotation_name(faces["file"].iloc[0], used, ".png"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            figure.savefig(target, dpi=100)
+            Image.fromarray(bgr[:, :, ::-1]).save(target)
         for clip in clip_tables:
             target = os.path.join(temp, _annotation_name(clip["file"].iloc[0], used, ".mp4"))
             os.makedirs(os.path.dirname(target), exist_ok=True)

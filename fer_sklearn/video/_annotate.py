@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from .._output import atomic_path
+from ..faces._draw import draw_faces, palette
 from ._read import Clip
 
 # OpenCV's FourCC per container: codecs its wheel's FFmpeg build encodes.
@@ -47,7 +48,7 @@ def annotate_video(video, predictions, path, *, frame_rate=None):
     if "video" in predictions.columns:
         raise ValueError("predictions hold several clips; annotate one clip's rows at a time")
     names = [c[len("proba_"):] for c in predictions.columns if c.startswith("proba_")]
-    palette = {name: tuple(int(255 * v) for v in _tab10(i)) for i, name in enumerate(names)}
+    colours = palette(names)
     faces = predictions[predictions["track"].notna()]
     by_frame = {frame: rows for frame, rows in faces.groupby("frame")}
     analysed = np.unique(predictions["frame"].to_numpy())
@@ -67,36 +68,10 @@ def annotate_video(video, predictions, path, *, frame_rate=None):
                 last = np.searchsorted(analysed, index, side="right") - 1
                 bgr = np.ascontiguousarray(rgb[:, :, ::-1])
                 if last >= 0 and analysed[last] in by_frame:
-                    _draw(bgr, by_frame[analysed[last]], palette)
+                    draw_faces(bgr, by_frame[analysed[last]], colours, "track")
                 writer.write(bgr)
         finally:
             if writer is not None:
                 writer.release()
         if writer is None:
             raise ValueError(f"{video}: no frame to write")
-
-
-def _tab10(i):
-    import matplotlib
-
-    r, g, b, _ = matplotlib.colormaps["tab10"](i % 10)
-    return b, g, r  # OpenCV draws in BGR
-
-
-def _draw(bgr, rows, palette):
-    import cv2
-
-    thickness = max(1, round(min(bgr.shape[:2]) / 240))
-    for row in rows.itertuples():
-        colour = palette[row.label]
-        x0, y0 = int(round(row.x)), int(round(row.y))
-        x1, y1 = int(round(row.x + row.width)), int(round(row.y + row.height))
-        cv2.rectangle(bgr, (x0, y0), (x1, y1), colour, thickness)
-        proba = getattr(row, f"proba_{row.label}")
-        text = f"{row.track}: {row.label} {proba:.0%}"
-        scale = 0.5 * thickness
-        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        top = max(y0 - h - base - 2, 0)
-        cv2.rectangle(bgr, (x0, top), (x0 + w + 2, top + h + base + 2), colour, cv2.FILLED)
-        cv2.putText(bgr, text, (x0 + 1, top + h + 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (0, 0, 0), thickness, cv2.LINE_AA)
