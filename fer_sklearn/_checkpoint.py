@@ -22,14 +22,17 @@ optimizer. Here one file holds it all, written by
 leaves the previous epoch's checkpoint.
 """
 
+import glob
 import hashlib
+import io
 import os
 import pickle
+import re
 import zipfile
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping, PrintLog
+from skorch.callbacks import Callback, EarlyStopping, PrintLog, ProgressBar
 
 from ._output import atomic_open
 from ._progress import TimeLeft
@@ -41,24 +44,34 @@ _FORMAT = 1
 _KEYS = {"format", "fingerprint", "epochs", "finished", "module", "optimizer", "callbacks",
          "history", "torch_rng", "cuda_rng"}
 # Callbacks that only show progress: nothing of theirs changes the weights.
-_DISPLAY = (PrintLog, TimeLeft)
+_DISPLAY = (PrintLog, ProgressBar, TimeLeft)
+# Parameters that change where or how visibly a fit runs, not what it computes:
+# a fit may resume in another folder, more or less verbosely, on another device.
+_NOT_RECIPE = ("checkpoint", "verbose", "device")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _describe(value):
-    """A stable text for a parameter value: no memory addresses, the same in every process."""
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
+    """A stable text for a parameter value: no memory addresses, the same in every process.
+
+    Estimators and callbacks are described by their parameters (less those of
+    ``_NOT_RECIPE``, also in a nested estimator such as ``match_params``),
+    functions and classes by their qualified names.
+    """
     if isinstance(value, (list, tuple)):
         return f"[{', '.join(_describe(item) for item in value)}]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key!r}: {_describe(item)}"
                                for key, item in sorted(value.items(), key=str)) + "}"
-    if hasattr(value, "get_params"):
-        params = value.get_params(deep=False)
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = {name: item for name, item in value.get_params(deep=False).items()
+                  if name not in _NOT_RECIPE}
         return f"{type(value).__qualname__}({_describe(params)[1:-1]})"
     if isinstance(value, np.random.RandomState):
         return "RandomState"  # its draw, the fit's seed, is compared instead
-    return repr(value)
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return _ADDRESS.sub("", repr(value))
 
 
 def data_digest(arrays):
@@ -91,9 +104,8 @@ def fingerprint(estimator, data_sha256, n_samples, seed, start):
     start : str or None
         Digest of the weights a warm start begins from; None for a fresh network.
     """
-    params = estimator.get_params(deep=False)
-    for name in ("checkpoint", "verbose", "device"):
-        params.pop(name, None)
+    params = {name: value for name, value in estimator.get_params(deep=False).items()
+              if name not in _NOT_RECIPE}
     return {"estimator": type(estimator).__qualname__,
             "params": {name: _describe(value) for name, value in sorted(params.items())},
             "seed": int(seed), "data_sha256": data_sha256, "n_samples": int(n_samples),
@@ -125,15 +137,23 @@ def read_checkpoint(folder):
         of another layout or not written by fer_sklearn: nothing of it is used.
     """
     folder = os.fspath(folder)
+    if not folder:
+        raise CheckpointError("checkpoint must name a folder; got an empty path")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise CheckpointError(f"checkpoint must name a folder; {folder!r} is a file")
     path = checkpoint_path(folder)
     if not os.path.exists(path):
         return None
+    # Read first: a file that cannot be read (permissions, a network file
+    # system) raises its OSError here; it is not damaged, and must not be
+    # removed on our advice.
+    with open(path, "rb") as file:
+        content = io.BytesIO(file.read())
     try:
         # Not weights_only: the random streams are NumPy objects. The file is
-        # one a fit of this user's wrote; a damaged one fails in the unpickler.
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        # one a fit of this user's wrote; a damaged one fails in the unpickler
+        # or the zip reader.
+        state = torch.load(content, map_location="cpu", weights_only=False)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError,
             AttributeError, ImportError, ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"checkpoint {path!r} is damaged or not written by fer_sklearn "
@@ -195,7 +215,11 @@ def _stateful(value):
 
 
 def _callback_state(callback):
-    """A callback's fitted state: its public attributes ending in ``_`` (skorch's convention)."""
+    """A callback's fitted state: its public attributes ending in ``_`` (skorch's convention).
+
+    An attribute that cannot be pickled (an open stream, a lock) is left out:
+    such things show or log, and a resumed fit makes its own.
+    """
     state = {}
     for name, value in vars(callback).items():
         if not name.endswith("_") or name.startswith("_"):
@@ -206,6 +230,10 @@ def _callback_state(callback):
             value = value.state_dict()  # learning-rate schedulers: they hold the optimizer
         else:
             value = _detached(value)
+            try:
+                pickle.dumps(value)
+            except Exception:  # noqa: BLE001 -- whatever pickling refuses is left out
+                continue
         state[name] = value
     return state
 
@@ -257,6 +285,10 @@ class FitCheckpoint(Callback):
 
     def on_train_begin(self, net, **kwargs):
         os.makedirs(self.folder, exist_ok=True)
+        # A process killed while writing leaves its temporary file (atomic_path's name).
+        for leftover in glob.glob(os.path.join(glob.escape(os.fspath(self.folder)),
+                                               f".{CHECKPOINT_FILE}.*.tmp.pt")):
+            os.remove(leftover)
         if self.resume is None:
             return
         state, self.resume = self.resume, None
@@ -268,7 +300,7 @@ class FitCheckpoint(Callback):
         net.history = state["history"]
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None and torch.device(net.device).type == "cuda":
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+            torch.cuda.set_rng_state(state["cuda_rng"], net.device)
 
     def on_epoch_end(self, net, **kwargs):
         self._write(net, finished=False)
@@ -293,7 +325,7 @@ class FitCheckpoint(Callback):
                           if callback is not self and not isinstance(callback, _DISPLAY)},
             "history": net.history,
             "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if on_cuda else None,
+            "cuda_rng": torch.cuda.get_rng_state(net.device) if on_cuda else None,
         }
         with atomic_open(checkpoint_path(self.folder)) as file:
             torch.save(state, file)

@@ -661,15 +661,22 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             For bad ``X``, ``y``, ``sample_weight`` or ``target_proba`` (NaN,
             one class, negative or all-zero weights, rows not summing to 1,
             an unknown device ...).
+        KeyboardInterrupt
+            With ``checkpoint``, when training is interrupted (Ctrl-C): the
+            estimator is left as it was before the call, and the checkpoint
+            keeps the epochs completed for the next ``fit`` to resume.
+        fer_sklearn.exceptions.CheckpointError
+            With ``checkpoint``, for a checkpoint of another fit or a damaged one.
 
         Warns
         -----
         FitInterruptedWarning
-            When training was interrupted by a :class:`KeyboardInterrupt`
-            (Ctrl-C). skorch catches it and ends training, so ``fit`` returns
-            the partly trained model; ``n_iter_`` holds the epochs completed
-            and ``interrupted_`` is True. An early stop (``early_stopping``, or
-            a :class:`skorch.callbacks.EarlyStopping` callback) does not warn.
+            Without ``checkpoint``, when training was interrupted by a
+            :class:`KeyboardInterrupt` (Ctrl-C). skorch catches it and ends
+            training, so ``fit`` returns the partly trained model; ``n_iter_``
+            holds the epochs completed and ``interrupted_`` is True. An early
+            stop (``early_stopping``, or a :class:`skorch.callbacks.EarlyStopping`
+            callback) does not warn.
 
         Notes
         -----
@@ -784,6 +791,14 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         """
         self.n_iter_ = len(completed_epochs(self.net_))
         self.interrupted_ = self.n_iter_ < self.max_epochs and not stopped_early(self.net_)
+        if self.interrupted_ and self.checkpoint is not None:
+            # The epochs completed are in the checkpoint. Raising leaves the
+            # estimator as it was before the call, so that calling fit again is
+            # the same call, and resumes.
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}.fit was interrupted after {self.n_iter_} of "
+                f"{self.max_epochs} epochs; the checkpoint in {os.fspath(self.checkpoint)!r} "
+                "keeps them: call fit again with the same data to resume")
         if self.interrupted_:
             warnings.warn(
                 f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt) after "
@@ -1000,7 +1015,10 @@ _COMMON_DOC = """
         the same data and parameters (``verbose`` and ``device`` may differ),
         it trains only the epochs left, and on the same device, precision and
         thread count ends with the weights of a fit that was never
-        interrupted -- by Ctrl-C, a killed process or a restarted machine. A
+        interrupted -- by Ctrl-C, a killed process or a restarted machine.
+        With a checkpoint, Ctrl-C ends ``fit`` with the ``KeyboardInterrupt``
+        and leaves the estimator as it was, rather than returning a partly
+        trained model: the next ``fit`` is the same call, and resumes. A
         finished checkpoint gives back its model without training. A
         checkpoint of another fit is refused with a ``ValueError`` naming
         what differs, a damaged one with a ``ValueError`` too; nothing of

@@ -21,6 +21,10 @@ class CheckpointError(ValueError):
 class FitInterruptedWarning(UserWarning):
     """``fit`` was interrupted (Ctrl-C) and returned a partly trained model.
 
+    Only without a ``checkpoint``: with one, ``fit`` raises the
+    :class:`KeyboardInterrupt` and leaves the estimator as it was, for the
+    next ``fit`` to resume.
+
     skorch ends training on a :class:`KeyboardInterrupt` and returns
     normally, so ``fit`` does too, with the weights reached so far; this
     warning names the epochs completed out of ``max_epochs``, and the

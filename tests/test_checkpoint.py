@@ -1,6 +1,7 @@
 """Resumable fits (``checkpoint=``): an interrupted fit, resumed, ends where an
 uninterrupted one does -- the same weights, bit for bit, on the same machine."""
 
+import copy
 import json
 import os
 import signal
@@ -17,7 +18,6 @@ from fer_sklearn import CheckpointError, FERCNNClassifier, FERDNNClassifier
 from fer_sklearn._checkpoint import CHECKPOINT_FILE, read_checkpoint
 from fer_sklearn._weighting import WeightedNeuralNetClassifier
 from fer_sklearn.datasets import make_faces
-from fer_sklearn.exceptions import FitInterruptedWarning
 
 # 240 faces, 20% held out: 6 training batches of 32 per epoch.
 STEPS_PER_EPOCH = 6
@@ -76,9 +76,11 @@ def test_a_fit_interrupted_by_ctrl_c_resumes_to_the_uninterrupted_weights(
     reference = cls(**params).fit(X, y)
 
     undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 3)  # in the second epoch
-    with pytest.warns(FitInterruptedWarning, match="after 1 of"):
-        interrupted = cls(checkpoint=tmp_path, **params).fit(X, y)
-    assert interrupted.n_iter_ == 1 and read_checkpoint(tmp_path)["epochs"] == 1
+    interrupted = cls(checkpoint=tmp_path, **params)
+    with pytest.raises(KeyboardInterrupt, match="after 1 of .* call fit again"):
+        interrupted.fit(X, y)
+    assert not hasattr(interrupted, "classes_")  # left as it was: unfitted
+    assert read_checkpoint(tmp_path)["epochs"] == 1
     undo()
 
     resumed = cls(checkpoint=tmp_path, **params).fit(X, y)
@@ -153,7 +155,7 @@ def test_an_interrupted_write_leaves_the_previous_checkpoint(data, tmp_path, mon
         original(state, file)
 
     monkeypatch.setattr(checkpoint.torch, "save", torn_save)
-    with pytest.warns(FitInterruptedWarning):
+    with pytest.raises(KeyboardInterrupt):
         FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     assert os.listdir(tmp_path) == [CHECKPOINT_FILE]  # no temporary file left
     assert read_checkpoint(tmp_path)["epochs"] == 2
@@ -173,7 +175,7 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(
     X, y = data
     params = dict(SMALL_CNN, max_epochs=4)
     _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    with pytest.warns(FitInterruptedWarning):
+    with pytest.raises(KeyboardInterrupt):
         FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     before = (tmp_path / CHECKPOINT_FILE).read_bytes()
     n = change.pop("n_samples", len(y))
@@ -188,7 +190,7 @@ def test_verbose_and_device_may_change_on_resumption(data, tmp_path, monkeypatch
     X, y = data
     params = dict(SMALL_CNN, max_epochs=3)
     undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    with pytest.warns(FitInterruptedWarning):
+    with pytest.raises(KeyboardInterrupt):
         FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     undo()
     resumed = FERCNNClassifier(checkpoint=tmp_path, verbose=1, device="cpu", **params).fit(X, y)
@@ -202,14 +204,14 @@ def test_random_state_none_resumes_with_the_seed_its_checkpoint_drew(data, tmp_p
     X, y = data
     params = dict(SMALL_CNN, max_epochs=3, random_state=None)
     undo = _interrupt_at(monkeypatch, 2 * STEPS_PER_EPOCH + 1)
-    with pytest.warns(FitInterruptedWarning):
-        interrupted = FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     undo()
+    kept = [epoch["train_loss"] for epoch in read_checkpoint(tmp_path)["history"]]
     resumed = FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     assert resumed.n_iter_ == 3
     # The first two epochs are the checkpoint's, not those of a fresh seed.
-    assert resumed.history_["train_loss"][:2].tolist() == \
-        interrupted.history_["train_loss"].tolist()
+    assert resumed.history_["train_loss"][:2].tolist() == kept
 
 
 @pytest.mark.parametrize("damage", ["truncated", "other file", "folder is a file"])
@@ -237,14 +239,66 @@ def test_a_damaged_checkpoint_is_refused_and_left_as_it_is(damage, data, tmp_pat
     assert path.read_bytes() == before
 
 
-def test_a_warm_start_resumes_only_from_the_same_starting_weights(data, tmp_path, monkeypatch):
+def test_an_interrupted_warm_start_resumes_from_the_same_starting_weights(data, tmp_path,
+                                                                         monkeypatch):
     X, y = data
     params = dict(SMALL_CNN, max_epochs=2, warm_start=True)
     model = FERCNNClassifier(**params).fit(X, y)
+    reference = copy.deepcopy(model).fit(X, y)  # the second warm fit, never interrupted
     undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
     model.set_params(checkpoint=tmp_path)
-    with pytest.warns(FitInterruptedWarning):
-        model.fit(X, y)  # the second warm fit, interrupted; its weights moved
-    undo()
-    with pytest.raises(CheckpointError, match="the weights training starts from"):
+    with pytest.raises(KeyboardInterrupt):
         model.fit(X, y)
+    undo()
+    assert len(model.history_) == 2  # as before the interrupted call
+    model.fit(X, y)
+    assert len(model.history_) == 4 and _same_weights(model, reference)
+    # Other starting weights: another fit.
+    with pytest.raises(CheckpointError, match="the weights training starts from"):
+        FERCNNClassifier(**params).set_params(max_epochs=2, random_state=1).fit(X, y).set_params(
+            random_state=0, checkpoint=tmp_path).fit(X, y)
+
+
+def test_fingerprints_are_the_same_in_every_process_and_skip_where_a_fit_runs():
+    """Functions, callbacks and a matched CNN are described without memory addresses,
+    and without the verbosity, device or folder of a nested estimator."""
+    from skorch.callbacks import EpochScoring, ProgressBar
+
+    from fer_sklearn._checkpoint import fingerprint
+
+    def described(**params):
+        return fingerprint(FERDNNClassifier(**params), "0" * 64, 10, 0, None)
+
+    cnn = FERCNNClassifier(n_filters=4)
+    scoring = [EpochScoring("f1_macro", name="valid_f1"), ProgressBar()]
+    first = described(match_params=cnn, callbacks=scoring)
+    assert "0x" not in str(first) and "to_numpy" in str(first)
+    loud = FERCNNClassifier(n_filters=4, verbose=1, device="cpu", checkpoint="elsewhere")
+    assert described(match_params=loud, callbacks=scoring) == first
+    assert described(match_params=FERCNNClassifier(n_filters=8), callbacks=scoring) != first
+    child = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        from skorch.callbacks import EpochScoring, ProgressBar
+        from fer_sklearn import FERCNNClassifier, FERDNNClassifier
+        from fer_sklearn._checkpoint import fingerprint
+        print(fingerprint(FERDNNClassifier(
+            match_params=FERCNNClassifier(n_filters=4),
+            callbacks=[EpochScoring("f1_macro", name="valid_f1"), ProgressBar()]),
+            "0" * 64, 10, 0, None))
+    """)], capture_output=True, text=True, timeout=120)
+    assert child.stdout.strip() == str(first), child.stderr
+
+
+def test_a_progress_bar_callback_is_no_obstacle(data, tmp_path, monkeypatch):
+    """Callbacks whose state cannot be pickled (a progress bar's stream) only show."""
+    from skorch.callbacks import ProgressBar
+
+    X, y = data
+    params = dict(SMALL_CNN, max_epochs=2, callbacks=[ProgressBar()])
+    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
+    with pytest.raises(KeyboardInterrupt):
+        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
+    undo()
+    (tmp_path / f".{CHECKPOINT_FILE}.0123456789ab.tmp.pt").write_bytes(b"left by a kill")
+    resumed = FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
+    assert _same_weights(resumed, FERCNNClassifier(**params).fit(X, y))
+    assert os.listdir(tmp_path) == [CHECKPOINT_FILE]  # the killed write's leftover removed

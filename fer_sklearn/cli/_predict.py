@@ -217,14 +217,12 @@ def predict_command(args):
     files = [pair for path in paths for pair in
              ([(path, path)] if path.lower().endswith(TABLE_SUFFIXES) and os.path.isfile(path)
               else _input_files(path))]
-    is_clip = [_is_clip(path) for _, path in files]
-    photos = [pair for pair, clip in zip(files, is_clip) if not clip]
-    clips, seen = [], set()
-    for (name, path), clip in zip(files, is_clip):
-        # A clip named twice (a file, and a glob matching it) is analysed once.
-        if clip and os.path.realpath(path) not in seen:
+    photos, clips, seen = [], [], set()
+    for name, path in files:
+        # A file named twice (a file, and a folder or glob holding it) is read once.
+        if os.path.realpath(path) not in seen:
             seen.add(os.path.realpath(path))
-            clips.append((name, path))
+            (clips if _is_clip(path) else photos).append((name, path))
     # Every input, as given and as expanded (folders, globs), is never an output.
     inputs = [source, *(path for path in paths if os.path.exists(path)),
               *(path for _, path in files)]

@@ -49,7 +49,7 @@ def expand_path(path, suffixes=IMAGE_SUFFIXES):
                        for root, _, names in os.walk(path) for name in names
                        if name.lower().endswith(suffixes))
         if not found:
-            raise ValueError(f"{path}: no image or video files ({', '.join(suffixes)}) found")
+            raise ValueError(f"{path}: no files ending in {', '.join(suffixes)} found")
         return [(name, os.path.join(path, name)) for name in found]
     if os.path.exists(path):
         return [(path, path)]

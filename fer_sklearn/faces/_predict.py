@@ -23,8 +23,9 @@ def _named(images):
     """``(name, source)`` per image: folders and globs expanded to their image files.
 
     Files keep the path as given (or found); images given as objects are named
-    by their place in the input, ``images[i]``. A path that names nothing is
-    kept, so that its row says so.
+    by their place in the input, ``images[i]``. A path that names nothing (a
+    missing file, an empty folder, a pattern without a match) is kept with
+    the error saying so, for its row.
     """
     named = []
     for i, image in enumerate(_as_images(images)):
@@ -34,8 +35,8 @@ def _named(images):
         path = os.fsdecode(image)
         try:
             named.extend((file, file) for _, file in expand_path(path))
-        except (OSError, ValueError):
-            named.append((path, path))  # read_image tells what is wrong with it
+        except (OSError, ValueError) as exc:
+            named.append((path, exc))
     return named
 
 
@@ -130,6 +131,8 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
     def one(name, source):
         """The image's rows and its faces' pixels."""
         try:
+            if isinstance(source, Exception):
+                raise source
             gray = read_image(source, mode="L")
         except (OSError, ValueError) as exc:
             return [(name, pd.NA, np.nan, np.nan, np.nan, np.nan, False, one_line(exc))], []
