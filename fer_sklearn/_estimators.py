@@ -1056,8 +1056,8 @@ _COMMON_ATTRIBUTES = """
         grows with each ``fit``.
     n_iter_ : int
         Epochs completed by the last ``fit`` call: ``max_epochs``, or fewer
-        after an early stop or an interruption. A fit resumed from a ``checkpoint``
-        counts the epochs its checkpoint kept too. Unlike
+        after an early stop or an interruption. A fit resumed from a
+        ``checkpoint`` counts the epochs its checkpoint kept too. Unlike
         :class:`~sklearn.neural_network.MLPClassifier`'s, it does not add up
         over warm starts; ``len(history_)`` does.
     interrupted_ : bool

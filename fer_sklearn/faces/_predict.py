@@ -113,7 +113,7 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
     0    images[0]     0  happy
     1  missing.jpg  <NA>    NaN
     >>> table["error"].iloc[1]
-    'missing.jpg: no such file'
+    'missing.jpg: no such file or folder'
     """
     _check_framing(framing)
     params = _detect_params(**(detector_params or {}))
