@@ -352,16 +352,51 @@ def _trained(run):
             f"{run.get('precision_used', 'float32')})")
 
 
+def _table_row(name, faces, info):
+    """One shipped file's line of the table the page opens with: what, how good, how made."""
+    from fer_sklearn.cli._study import _accuracy_interval
+
+    members = info.get("members") or [info]
+    continuation = info.get("continuation")
+    low, high = _accuracy_interval(info["publictest_accuracy"], info["publictest_n"])
+    labels = ("FER2013's 7 emotions" if name == "fer2013"
+              else "FER+'s 8 emotions (" + ", ".join(
+                  sorted({LABELS[run["labels"]] for run in members})) + ")")
+    recipe = (f"{len(members)} network{'s' * (len(members) > 1)} x "
+              f"{members[0]['recipe']['max_epochs']} epochs"
+              + (", averaged" if len(members) > 1 else ""))
+    if continuation:
+        recipe += f"; then {continuation['epochs']} epochs more"
+        recipe += " on zoomed faces" if continuation.get("zoom") else ""
+    precisions = sorted({run.get("precision_used", "float32") for run in members}
+                        | ({info["precision_used"]} if continuation else set()))
+    commands = list(dict.fromkeys(
+        [run["command"] for run in members]
+        + ([continuation["from"]["command"]] if continuation else []) + [info["command"]]))
+    return [f"``{name}``" + (" for detected faces" if faces else ""), labels, recipe,
+            f"**{info['publictest_accuracy']:.1%}** ({low:.1%}-{high:.1%}), "
+            f"{info['publictest_n']:,} faces, {n_views(info['recipe'])} views",
+            f"{info['fit_seconds'] / 60:.0f} min on {info['machine']['torch_threads']} CPU "
+            f"threads ({', '.join(precisions)})",
+            "; then ".join(f"``{command}``" for command in commands)]
+
+
 def write_docs(path):
-    """The shipped models' figures, as reStructuredText, from the files' own metadata."""
+    """The shipped models' figures, as reStructuredText, from the files' own metadata.
+
+    A table first (model, labels, recipe, PublicTest accuracy with its 95%
+    Wilson interval, training time and machine, the commands that made it),
+    then a paragraph per file.
+    """
     from fer_sklearn.pretrained import PRETRAINED, pretrained_info
 
-    lines = []
+    lines, table = [], []
     for name, faces in itertools.product(PRETRAINED, (False, True)):
         file = OUT / _file_name(name, faces)
         if not file.is_file():
             continue
         info = pretrained_info(name, faces=faces)
+        table.append(_table_row(name, faces, info))
         views = n_views(info["recipe"])
         recall = ", ".join(f"{label} {value:.0%}"
                            for label, value in info["publictest_recall"].items())
@@ -432,7 +467,12 @@ def write_docs(path):
             f"- Made by ``{info['command']}`` at commit ``{info['git_commit'][:12]}``.",
             "",
         ]
-    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    header = ["model", "labels", "recipe", "PublicTest accuracy (95% interval)",
+              "training", "made by"]
+    head = [".. list-table::", "   :header-rows: 1", "   :widths: 12 14 14 18 14 28", ""]
+    for row in [header, *table]:
+        head += [f"   * - {row[0]}", *(f"     - {cell}" for cell in row[1:])]
+    Path(path).write_text("\n".join(head + [""] + lines), encoding="utf-8")
 
 
 def main(argv=None):
