@@ -373,7 +373,7 @@ def _table_row(name, faces, info):
     commands = list(dict.fromkeys(
         [run["command"] for run in members]
         + ([continuation["from"]["command"]] if continuation else []) + [info["command"]]))
-    return [f"``{name}``" + (" for detected faces" if faces else ""), labels, recipe,
+    return [f"``{name}``" + (" (``faces=True``)" if faces else ""), labels, recipe,
             f"**{info['publictest_accuracy']:.1%}** ({low:.1%}-{high:.1%}), "
             f"{info['publictest_n']:,} faces, {n_views(info['recipe'])} views",
             f"{info['fit_seconds'] / 60:.0f} min on {info['machine']['torch_threads']} CPU "
@@ -493,6 +493,10 @@ def main(argv=None):
     parser.add_argument("--labels", choices=("majority", "distribution"), default=None,
                         help="ferplus only: train on the majority label (default) or on the "
                              "vote shares (target_proba; the default with --from)")
+    parser.add_argument("--checkpoint", metavar="DIR",
+                        help="a network trained afresh keeps its training state in DIR after "
+                             "every epoch; the same command run again after an interruption "
+                             "resumes it (FERCNNClassifier's checkpoint)")
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
     parser.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
                         help="the estimator's mixup (default: its 0, none) for a network "
@@ -592,7 +596,7 @@ def main(argv=None):
                                for member in members)
     else:
         # The library's defaults: the recipe measured in docs/fer2013_results.rst.
-        model = FERCNNClassifier(random_state=args.seed, verbose=1)
+        model = FERCNNClassifier(random_state=args.seed, verbose=1, checkpoint=args.checkpoint)
         if args.max_epochs:
             model.set_params(max_epochs=args.max_epochs)
         if args.mixup is not None:
@@ -601,7 +605,9 @@ def main(argv=None):
               flush=True)
         start = time.perf_counter()
         model.fit(X_train, y_train, **fit_params(args.labels, shares))
-        fit_seconds = time.perf_counter() - start
+        # A fit resumed from --checkpoint ran only its last epochs here: count them all.
+        fit_seconds = max(time.perf_counter() - start, float(model.history_["dur"].sum()))
+        model.set_params(checkpoint=None)  # a scratch folder is no part of the recipe
         members, seed, labels = None, args.seed, args.labels
         trained_on = (f"{len(y_train)} FER2013 Training rows"
                       + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else ""))

@@ -27,13 +27,13 @@ from .._checkpoint import read_checkpoint
 from .._errors import one_line
 from .._labels import class_names
 from .._output import OutputError, check_output_file
-from ..exceptions import CheckpointError
 from ..datasets import USAGES
+from ..exceptions import CheckpointError
 from ..video._read import VIDEO_SUFFIXES
+from ._common import CLIError, labelled_data, load_model, write_text
 from ._interrupt import Interrupted, interrupts_raise
 from ._predict import predict_command
-from ._study import (_PRESETS, CLIError, labelled_data, load_model, run_study,
-                     write_text)
+from ._study import _PRESETS, run_study
 
 PROG = "fer-sklearn"
 

@@ -11,7 +11,7 @@ from .._labels import class_names
 from .._output import check_output_file
 from ..faces._io import _DECODE_ERRORS, IMAGE_SUFFIXES, expand_path
 from ..video._read import VIDEO_SUFFIXES
-from ._study import CLIError, load_model, read_data, write_text
+from ._common import CLIError, load_model, read_data, write_text
 
 TABLE_SUFFIXES = (".csv", ".gz", ".zip")
 _ANNOTATED_VIDEO = (".mp4", ".m4v", ".mov", ".avi")
