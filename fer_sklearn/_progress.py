@@ -25,14 +25,16 @@ class ProgressLine:
     line ``stderr.isatty()``), so pipes and CI logs stay clean. Units slower
     than one a second show as time per unit (``1 min 52 s/epoch``). The line
     goes to ``stream``, or to whatever ``sys.stderr`` is when it is drawn (so
-    that an object holding the line can still be pickled).
+    that an object holding the line can still be pickled). ``done`` counts
+    units finished before the line began (a resumed fit's epochs): they show
+    in the count, not in the rate.
     """
 
-    def __init__(self, label, total=None, *, unit="frames", enabled=True, stream=None):
+    def __init__(self, label, total=None, *, unit="frames", enabled=True, stream=None, done=0):
         self.label, self.total, self.unit = label, total, unit
         self.enabled = enabled
         self.stream = stream
-        self.done = 0
+        self.done = self._before = done
         self._start = time.perf_counter()
         self._shown = -math.inf
 
@@ -62,14 +64,14 @@ class ProgressLine:
 
     def _text(self, now):
         elapsed = max(now - self._start, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self._before) / elapsed
         text = f"{self.label}: {self.done:,}"
         if self.total:
             text += f"/{self.total:,}"
         text += f" {self.unit}"
         if rate >= 1:
             text += f", {rate:.1f} {self.unit}/s"
-        elif self.done:
+        elif rate > 0:
             text += f", {_duration(1 / rate)}/{self.unit.rstrip('s')}"
         if self.total and rate > 0 and self.done < self.total:
             text += f", {_duration((self.total - self.done) / rate)} left"
@@ -94,9 +96,14 @@ class TimeLeft(Callback):
         self.label = label
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.line_ = ProgressLine(self.label, net.max_epochs, unit="epochs")
+        self.line_ = None
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        if self.line_ is None:
+            # Made at the first epoch: a fit resumed from a checkpoint has its
+            # history back by then, and counts those epochs as done.
+            self.line_ = ProgressLine(self.label, net.max_epochs, unit="epochs",
+                                      done=len(net.history) - 1)
         self.line_.draw()
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):

@@ -302,3 +302,21 @@ def test_a_progress_bar_callback_is_no_obstacle(data, tmp_path, monkeypatch):
     resumed = FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     assert _same_weights(resumed, FERCNNClassifier(**params).fit(X, y))
     assert os.listdir(tmp_path) == [CHECKPOINT_FILE]  # the killed write's leftover removed
+
+
+def test_the_time_left_line_of_a_resumed_fit_counts_the_kept_epochs(data, tmp_path,
+                                                                    monkeypatch, capsys):
+    import fer_sklearn._estimators as estimators
+
+    X, y = data
+    params = dict(SMALL_CNN, max_epochs=3)
+    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
+    with pytest.raises(KeyboardInterrupt):
+        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
+    undo()
+    capsys.readouterr()
+    monkeypatch.setattr(estimators, "shows_time_left", lambda verbose: True)  # a terminal
+    FERCNNClassifier(checkpoint=tmp_path, verbose=1, **params).fit(X, y)
+    drawn = capsys.readouterr().err
+    assert "FERCNNClassifier: 1/3 epochs" in drawn and "0/3 epochs" not in drawn
+    assert "FERCNNClassifier: 2/3 epochs, " in drawn and " left" in drawn
