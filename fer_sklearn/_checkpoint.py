@@ -51,6 +51,12 @@ _NOT_RECIPE = ("checkpoint", "verbose", "device")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
+def _recipe(estimator):
+    """An estimator's or callback's parameters, less those of ``_NOT_RECIPE``."""
+    return {name: value for name, value in estimator.get_params(deep=False).items()
+            if name not in _NOT_RECIPE}
+
+
 def _describe(value):
     """A stable text for a parameter value: no memory addresses, the same in every process.
 
@@ -64,9 +70,7 @@ def _describe(value):
         return "{" + ", ".join(f"{key!r}: {_describe(item)}"
                                for key, item in sorted(value.items(), key=str)) + "}"
     if hasattr(value, "get_params") and not isinstance(value, type):
-        params = {name: item for name, item in value.get_params(deep=False).items()
-                  if name not in _NOT_RECIPE}
-        return f"{type(value).__qualname__}({_describe(params)[1:-1]})"
+        return f"{type(value).__qualname__}({_describe(_recipe(value))[1:-1]})"
     if isinstance(value, np.random.RandomState):
         return "RandomState"  # its draw, the fit's seed, is compared instead
     if callable(value) and hasattr(value, "__qualname__"):
@@ -104,10 +108,9 @@ def fingerprint(estimator, data_sha256, n_samples, seed, start):
     start : str or None
         Digest of the weights a warm start begins from; None for a fresh network.
     """
-    params = {name: value for name, value in estimator.get_params(deep=False).items()
-              if name not in _NOT_RECIPE}
     return {"estimator": type(estimator).__qualname__,
-            "params": {name: _describe(value) for name, value in sorted(params.items())},
+            "params": {name: _describe(value)
+                       for name, value in sorted(_recipe(estimator).items())},
             "seed": int(seed), "data_sha256": data_sha256, "n_samples": int(n_samples),
             "start": start}
 

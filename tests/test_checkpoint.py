@@ -68,6 +68,16 @@ def _interrupt_at(monkeypatch, step, exception=KeyboardInterrupt):
     return lambda: monkeypatch.setattr(WeightedNeuralNetClassifier, "train_step", original)
 
 
+def _fit_until_interrupted(monkeypatch, model, X, y, step=STEPS_PER_EPOCH + 1, match=None):
+    """``model.fit`` with Ctrl-C at training step ``step``: it must raise; steps run normally after."""
+    undo = _interrupt_at(monkeypatch, step)
+    try:
+        with pytest.raises(KeyboardInterrupt, match=match):
+            model.fit(X, y)
+    finally:
+        undo()
+
+
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_a_fit_interrupted_by_ctrl_c_resumes_to_the_uninterrupted_weights(
         recipe, data, tmp_path, monkeypatch):
@@ -75,13 +85,11 @@ def test_a_fit_interrupted_by_ctrl_c_resumes_to_the_uninterrupted_weights(
     cls, params = RECIPES[recipe]
     reference = cls(**params).fit(X, y)
 
-    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 3)  # in the second epoch
     interrupted = cls(checkpoint=tmp_path, **params)
-    with pytest.raises(KeyboardInterrupt, match="after 1 of .* call fit again"):
-        interrupted.fit(X, y)
+    _fit_until_interrupted(monkeypatch, interrupted, X, y, STEPS_PER_EPOCH + 3,  # 2nd epoch
+                           match="after 1 of .* call fit again")
     assert not hasattr(interrupted, "classes_")  # left as it was: unfitted
     assert read_checkpoint(tmp_path)["epochs"] == 1
-    undo()
 
     resumed = cls(checkpoint=tmp_path, **params).fit(X, y)
     assert resumed.n_iter_ == reference.n_iter_ and not resumed.interrupted_
@@ -174,9 +182,7 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(
         change, message, data, tmp_path, monkeypatch):
     X, y = data
     params = dict(SMALL_CNN, max_epochs=4)
-    _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    with pytest.raises(KeyboardInterrupt):
-        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
+    _fit_until_interrupted(monkeypatch, FERCNNClassifier(checkpoint=tmp_path, **params), X, y)
     before = (tmp_path / CHECKPOINT_FILE).read_bytes()
     n = change.pop("n_samples", len(y))
     model = FERCNNClassifier(checkpoint=tmp_path, **{**params, **change})
@@ -189,10 +195,7 @@ def test_a_checkpoint_of_another_fit_is_refused_naming_what_differs(
 def test_verbose_and_device_may_change_on_resumption(data, tmp_path, monkeypatch, capsys):
     X, y = data
     params = dict(SMALL_CNN, max_epochs=3)
-    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    with pytest.raises(KeyboardInterrupt):
-        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
-    undo()
+    _fit_until_interrupted(monkeypatch, FERCNNClassifier(checkpoint=tmp_path, **params), X, y)
     resumed = FERCNNClassifier(checkpoint=tmp_path, verbose=1, device="cpu", **params).fit(X, y)
     table = capsys.readouterr().out
     assert resumed.n_iter_ == 3 and "valid_acc" in table
@@ -203,10 +206,8 @@ def test_random_state_none_resumes_with_the_seed_its_checkpoint_drew(data, tmp_p
                                                                      monkeypatch):
     X, y = data
     params = dict(SMALL_CNN, max_epochs=3, random_state=None)
-    undo = _interrupt_at(monkeypatch, 2 * STEPS_PER_EPOCH + 1)
-    with pytest.raises(KeyboardInterrupt):
-        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
-    undo()
+    _fit_until_interrupted(monkeypatch, FERCNNClassifier(checkpoint=tmp_path, **params), X, y,
+                           2 * STEPS_PER_EPOCH + 1)
     kept = [epoch["train_loss"] for epoch in read_checkpoint(tmp_path)["history"]]
     resumed = FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     assert resumed.n_iter_ == 3
@@ -245,11 +246,7 @@ def test_an_interrupted_warm_start_resumes_from_the_same_starting_weights(data, 
     params = dict(SMALL_CNN, max_epochs=2, warm_start=True)
     model = FERCNNClassifier(**params).fit(X, y)
     reference = copy.deepcopy(model).fit(X, y)  # the second warm fit, never interrupted
-    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    model.set_params(checkpoint=tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        model.fit(X, y)
-    undo()
+    _fit_until_interrupted(monkeypatch, model.set_params(checkpoint=tmp_path), X, y)
     assert len(model.history_) == 2  # as before the interrupted call
     model.fit(X, y)
     assert len(model.history_) == 4 and _same_weights(model, reference)
@@ -294,10 +291,7 @@ def test_a_progress_bar_callback_is_no_obstacle(data, tmp_path, monkeypatch):
 
     X, y = data
     params = dict(SMALL_CNN, max_epochs=2, callbacks=[ProgressBar()])
-    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    with pytest.raises(KeyboardInterrupt):
-        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
-    undo()
+    _fit_until_interrupted(monkeypatch, FERCNNClassifier(checkpoint=tmp_path, **params), X, y)
     (tmp_path / f".{CHECKPOINT_FILE}.0123456789ab.tmp.pt").write_bytes(b"left by a kill")
     resumed = FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
     assert _same_weights(resumed, FERCNNClassifier(**params).fit(X, y))
@@ -310,10 +304,7 @@ def test_the_time_left_line_of_a_resumed_fit_counts_the_kept_epochs(data, tmp_pa
 
     X, y = data
     params = dict(SMALL_CNN, max_epochs=3)
-    undo = _interrupt_at(monkeypatch, STEPS_PER_EPOCH + 1)
-    with pytest.raises(KeyboardInterrupt):
-        FERCNNClassifier(checkpoint=tmp_path, **params).fit(X, y)
-    undo()
+    _fit_until_interrupted(monkeypatch, FERCNNClassifier(checkpoint=tmp_path, **params), X, y)
     capsys.readouterr()
     monkeypatch.setattr(estimators, "shows_time_left", lambda verbose: True)  # a terminal
     FERCNNClassifier(checkpoint=tmp_path, verbose=1, **params).fit(X, y)
