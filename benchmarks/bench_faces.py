@@ -11,11 +11,17 @@ a quarter of those are stored sideways with an EXIF Orientation tag (6 or 8),
 so the reader must turn them upright. Nothing derived from FER2013 is written
 to disk.
 
-It reports:
+It reports, for each detector (``--detectors``, default YuNet and Haar, side
+by side in one run):
 
 - detection recall (a face is found when a detected box has IoU >= 0.3 with the
-  pasted square) and the median IoU of the found faces, and the false
-  detections per photo;
+  pasted square), the median IoU of the found faces, the false detections per
+  photo, and the median milliseconds to detect the faces of one 640x480 photo
+  (one thread, the photo already read);
+- recall and false detections at other thresholds (Haar's ``min_score`` and
+  ``min_relative_score``; YuNet's ``score_threshold``, with and without the
+  turned retries): the figures behind :func:`~fer_sklearn.faces.detect_faces`'
+  defaults;
 - photos/s for 640x480 photos, split into reading + detection + alignment, and
   classification;
 - accuracy of photo -> FaceAligner -> classifier against the same classifier on
@@ -25,11 +31,13 @@ It reports:
   the photos at their *true* box and tilt (:func:`~fer_sklearn.faces.crop_face`
   with the pasted square and the scene's rotation): what upscaling, JPEG,
   rotation and re-cutting cost with a perfect detector;
-- the FER2013 framing: :func:`detect_faces` run on FER2013 crops upscaled to
-  144 px and padded by 96 px of their mean grey, giving the median ratio of the
-  crop side to the detector box width and the median offset of the crop centre
-  from the box centre (in box widths) -- the figures behind
-  :data:`fer_sklearn.faces.FER2013_FRAMING`.
+- with ``--framing N``, FER2013's framing: each detector run on N FER2013
+  Training crops upscaled to 144 px and padded by 96 px of their mean grey,
+  giving the median ratio of the crop side to the box width, the median offset
+  of the crop centre from the box centre (in box widths) and the median place
+  of the five landmarks in the crop -- the figures behind
+  :data:`fer_sklearn.faces.FER2013_FRAMING` and
+  :data:`fer_sklearn.faces.FER2013_LANDMARKS`.
 
 The classifiers are the two shipped ``fer2013`` models
 (:func:`fer_sklearn.pretrained.load_pretrained`), side by side: ``"fer2013, faces=True"``,
@@ -37,13 +45,10 @@ the one ``load_pretrained("fer2013", faces=True)`` puts behind FaceAligner
 (trained further on randomly zoomed faces), and ``"fer2013"``, the one for
 FER2013's crops; or ``--model path.skops`` (saved with
 :func:`fer_sklearn.save`); ``--model none`` measures detection only.
-Detection is also scored at several ``min_score`` and
-``min_relative_score`` thresholds (recall against false detections per photo),
-the figures behind :func:`~fer_sklearn.faces.detect_faces`' defaults.
 
 Usage::
 
-    python benchmarks/bench_faces.py --n 300 --out benchmarks/results/faces.json
+    python benchmarks/bench_faces.py --n 300 --framing 1000 --out benchmarks/results/faces.json
 """
 
 import argparse
@@ -175,16 +180,17 @@ def match(faces, boxes, threshold=0.3):
     return best, false
 
 
-def measure_framing(X, n_jobs=None):
-    """FER2013's framing relative to :func:`detect_faces`' box (medians).
+def measure_framing(X, detector):
+    """FER2013's framing relative to a detector's box and landmarks (medians).
 
     Each 48x48 crop is upscaled to 144 px (bicubic) and padded by 96 px of its
     mean grey, so the detector sees the whole crop with room around it; the
     highest-scoring face overlapping the crop (IoU >= 0.3) gives the crop side
-    over the box width and the crop centre's offset from the box centre, in
-    box widths.
+    over the box width, the crop centre's offset from the box centre (in box
+    widths) and, where the detector gives them, the five landmarks' places in
+    units of the crop side (the figures behind ``FER2013_LANDMARKS``).
     """
-    from fer_sklearn.faces import detect_faces
+    from fer_sklearn.faces import LANDMARKS, detect_faces
 
     side, pad = 144, 96
     pictures = []
@@ -194,9 +200,11 @@ def measure_framing(X, n_jobs=None):
         canvas = np.full((side + 2 * pad,) * 2, int(face.mean()), np.uint8)
         canvas[pad:pad + side, pad:pad + side] = patch
         pictures.append(canvas)
-    faces = detect_faces(pictures, eyes=False, n_jobs=n_jobs)
+    params = {"eyes": False} if detector == "haar" else {}
+    faces = detect_faces(pictures, detector=detector, detector_params=params)
     truth = (pad, pad, side, side)
-    ratios = []
+    ratios, points = [], []
+    columns = [f"{point}_{axis}" for point in LANDMARKS for axis in "xy"]
     for index in range(len(X)):
         found = faces[faces["image"] == index]
         found = found[iou(found[["x", "y", "width", "height"]].to_numpy(float), truth) >= 0.3]
@@ -206,21 +214,109 @@ def measure_framing(X, n_jobs=None):
             ratios.append([side / width,
                            (pad + side / 2 - box["x"] - width / 2) / width,
                            (pad + side / 2 - box["y"] - box["height"] / 2) / width])
-    ratios = np.array(ratios)
+            points.append((box[columns].to_numpy(float) - pad) / side)
+    ratios, points = np.array(ratios), np.array(points)
     median = np.median(ratios, axis=0)
     quartiles = np.percentile(ratios, [25, 75], axis=0)
-    return {"n_crops": len(X), "n_found": len(ratios),
-            "scale": float(median[0]), "x_offset": float(median[1]),
-            "y_offset": float(median[2]),
-            "quartiles": {"scale": quartiles[:, 0].tolist(),
-                          "x_offset": quartiles[:, 1].tolist(),
-                          "y_offset": quartiles[:, 2].tolist()}}
+    result = {"n_crops": len(X), "n_found": len(ratios),
+              "scale": float(median[0]), "x_offset": float(median[1]),
+              "y_offset": float(median[2]),
+              "quartiles": {"scale": quartiles[:, 0].tolist(),
+                            "x_offset": quartiles[:, 1].tolist(),
+                            "y_offset": quartiles[:, 2].tolist()}}
+    if np.isfinite(points).all():
+        result["landmarks"] = np.median(points, axis=0).reshape(5, 2).round(4).tolist()
+        spread = np.subtract(*np.percentile(points, [75, 25], axis=0))
+        result["landmarks_iqr"] = spread.reshape(5, 2).round(4).tolist()
+    return result
+
+
+# Each detector's threshold settings scored against recall (the figures behind
+# its defaults): Haar's two score thresholds, filtered from one unfiltered run;
+# YuNet's confidence threshold, one run each (the retries depend on it).
+HAAR_THRESHOLDS = [(m, r) for m in (0, 5, 10, 20, 40) for r in (0, 0.05, 0.1, 0.2, 0.3)]
+YUNET_THRESHOLDS = (0.5, 0.6, 0.7)
+
+
+def _timed_detection(grays, params):
+    """Faces of each grey photo, one at a time on one thread, and the seconds each took."""
+    from fer_sklearn.faces._detect import _detect_one, _to_frame
+
+    found, seconds = [], []
+    for gray in grays:
+        start = time.perf_counter()
+        found.append(_detect_one(gray, params))
+        seconds.append(time.perf_counter() - start)
+    return _to_frame(found), np.array(seconds)
+
+
+def measure_detector(name, grays, boxes, infos):
+    """Recall, false detections, time per photo and threshold sweep of one detector."""
+    from fer_sklearn.faces._detect import _detect_params
+
+    sweep = {}
+    if name == "haar":
+        defaults = _detect_params(detector="haar")
+        # Every box, filtered below: the time is that of the defaults' passes.
+        everything, seconds = _timed_detection(
+            grays, dict(defaults, min_score=0, min_relative_score=0))
+        best_of_image = everything.groupby("image")["score"].transform("max")
+
+        def kept(min_score, min_relative_score):
+            return everything[everything["score"] >= np.maximum(
+                min_score, min_relative_score * best_of_image)]
+
+        for min_score, relative in HAAR_THRESHOLDS:
+            found, false = match(kept(min_score, relative), boxes)
+            sweep[f"min_score={min_score}, min_relative_score={relative}"] = {
+                "recall": float((found >= 0.3).mean()), "false_per_photo": false / len(boxes)}
+        faces = kept(defaults["min_score"], defaults["min_relative_score"])
+    else:
+        defaults = _detect_params(detector="yunet")
+        faces, seconds = _timed_detection(grays, defaults)
+        for threshold in YUNET_THRESHOLDS:
+            for retry in (defaults["retry_angles"], ()):
+                params = dict(defaults, score_threshold=threshold, retry_angles=retry)
+                found, false = match(_timed_detection(grays, params)[0], boxes)
+                sweep[f"score_threshold={threshold}, retry_angles={list(retry)}"] = {
+                    "recall": float((found >= 0.3).mean()),
+                    "false_per_photo": false / len(boxes)}
+    best, false = match(faces, boxes)
+    found = best >= 0.3
+    rotated = np.array([info["angle"] != 0 for info in infos])
+    sideways = np.array([info["orientation"] != 1 for info in infos])
+    # Which face FaceAligner keeps: is it the true one?
+    kept_true = {}
+    for keep, column in (("best", "score"), ("largest", "width")):
+        ok = np.zeros(len(boxes), bool)
+        for index, truth in enumerate(boxes):
+            mine = faces[faces["image"] == index]
+            if len(mine):
+                row = mine.loc[mine[column].idxmax()]
+                ok[index] = iou(row[["x", "y", "width", "height"]].to_numpy(float), truth) >= 0.3
+        kept_true[keep] = float(ok.mean())
+    return {
+        "recall": float(found.mean()), "recall_rotated": float(found[rotated].mean()),
+        "recall_upright": float(found[~rotated].mean()),
+        "recall_exif_sideways": float(found[sideways].mean()),
+        "median_iou": float(np.median(best[found])),
+        "false_per_photo": false / len(boxes),
+        "kept_face_is_true": kept_true,
+        "median_detect_ms_per_photo": float(1000 * np.median(seconds)),
+        "mean_detect_ms_per_photo": float(1000 * seconds.mean()),
+        "landmarks": int(np.isfinite(faces["nose_x"]).sum()) > 0,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in defaults.items()},
+        "thresholds": sweep}, found
 
 
 def main(argv=None):
+    """Run the benchmark; ``argv`` as the command line's (None: ``sys.argv``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT)
     parser.add_argument("--n", type=int, default=300, help="scenes (PublicTest faces)")
+    parser.add_argument("--detectors", nargs="+", default=["yunet", "haar"],
+                        choices=["yunet", "haar"],
+                        help="detectors measured side by side (default: both)")
     parser.add_argument("--model", default="fer2013",
                         help="'fer2013' (both shipped models), a classifier saved with save(), "
                              "or 'none'")
@@ -229,69 +325,32 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/faces.json")
     args = parser.parse_args(argv)
 
+    from fer2013 import cpu_description  # benchmarks/ is the script's directory
     from fer_sklearn import EMOTIONS, load
     from fer_sklearn.datasets import load_fer2013
     from fer_sklearn.pretrained import load_pretrained, pretrained_info
-    from fer_sklearn.faces import FaceAligner, detect_faces, read_image
+    from fer_sklearn.faces import FaceAligner, read_image
 
     X, y = load_fer2013(args.data, usage="PublicTest", return_X_y=True)
     pick = np.random.RandomState(0).choice(len(X), args.n, replace=False)
     X, y = X[pick], y[pick]
     images, boxes, infos = make_scenes(X, seed=1)
     result = {"n_scenes": args.n, "python": sys.version.split()[0],
-              "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
-              "platform": platform.platform()}
+              "cpu_count": os.cpu_count(), "cpu": cpu_description(),
+              "platform": platform.platform(), "command": " ".join(sys.argv)}
     if args.framing:
         train, _ = load_fer2013(args.data, usage="Training", return_X_y=True)
         crops = train[np.random.RandomState(0).choice(len(train), args.framing, replace=False)]
-        result["framing"] = measure_framing(crops)
+        result["framing"] = {name: measure_framing(crops, name) for name in args.detectors}
 
     start = time.perf_counter()
     grays = [read_image(image) for image in images]
-    read_s = time.perf_counter() - start
-    start = time.perf_counter()
-    faces = detect_faces(grays, min_score=0, min_relative_score=0)  # every box, filtered below
-    detect_s = time.perf_counter() - start
-    best_of_image = faces.groupby("image")["score"].transform("max")
-
-    def kept(min_score, min_relative_score):
-        return faces[faces["score"] >= np.maximum(min_score,
-                                                  min_relative_score * best_of_image)]
-
-    thresholds = {}
-    for min_score in (0, 5, 10, 20, 40):
-        for relative in (0, 0.05, 0.1, 0.2, 0.3):
-            kept_best, kept_false = match(kept(min_score, relative), boxes)
-            thresholds[f"{min_score}/{relative}"] = {
-                "recall": float((kept_best >= 0.3).mean()),
-                "false_per_photo": kept_false / len(boxes)}
-    defaults = detect_faces.__kwdefaults__
-    faces = kept(defaults["min_score"], defaults["min_relative_score"])
-    best, false = match(faces, boxes)
-    found = best >= 0.3
-    rotated = np.array([info["angle"] != 0 for info in infos])
-    sideways = np.array([info["orientation"] != 1 for info in infos])
-    # Which face FaceAligner keeps: is it the true one?
-    kept = {}
-    for keep, column in (("best", "score"), ("largest", "width")):
-        ok = np.zeros(len(boxes), bool)
-        for index, truth in enumerate(boxes):
-            mine = faces[faces["image"] == index]
-            if len(mine):
-                row = mine.loc[mine[column].idxmax()]
-                ok[index] = iou(row[["x", "y", "width", "height"]].to_numpy(float), truth) >= 0.3
-        kept[keep] = float(ok.mean())
-    result["detection"] = {
-        "recall": float(found.mean()), "recall_rotated": float(found[rotated].mean()),
-        "recall_upright": float(found[~rotated].mean()),
-        "recall_exif_sideways": float(found[sideways].mean()),
-        "median_iou": float(np.median(best[found])),
-        "false_per_photo": false / len(boxes),
-        "kept_face_is_true": kept,
-        "read_s_per_photo": read_s / len(boxes), "detect_s_per_photo": detect_s / len(boxes),
-        "min_score": defaults["min_score"], "min_relative_score": defaults["min_relative_score"],
-        "by_min_score_and_relative_score": thresholds}
-    print(json.dumps(result, indent=1), flush=True)
+    result["read_ms_per_photo"] = 1000 * (time.perf_counter() - start) / len(images)
+    result["detection"], found = {}, {}
+    for name in args.detectors:
+        result["detection"][name], found[name] = measure_detector(name, grays, boxes, infos)
+        print(name, json.dumps(result["detection"][name], indent=1), flush=True)
+    result["load_average"] = os.getloadavg()[0]
     if args.model == "none":
         args.out.write_text(json.dumps(result, indent=1) + "\n")
         return
@@ -305,31 +364,36 @@ def main(argv=None):
     if next(iter(models.values())).classes_.dtype.kind in "UO":  # predicts emotion names
         y = np.asarray(EMOTIONS)[y]
     true_cuts = true_box_cuts(grays, boxes, infos)
-    start = time.perf_counter()
-    aligned = FaceAligner(no_face="center").transform(images)
-    align_s = time.perf_counter() - start
-    result["accuracy"], classify_s = {}, []
-    for name, model in models.items():
+    result["accuracy"], result["speed"] = {}, {}
+    on_crops = {name: model.predict(X) for name, model in models.items()}
+    on_true_cuts = {name: model.predict(true_cuts) for name, model in models.items()}
+    for detector in args.detectors:
         start = time.perf_counter()
-        on_photos = model.predict(aligned)
-        classify_s.append(time.perf_counter() - start)
-        on_crops = model.predict(X)
-        crop_ok, photo_ok = on_crops == y, on_photos == y
-        true_ok = model.predict(true_cuts) == y
-        result["accuracy"][name] = {
-            "crops_all": float(crop_ok.mean()), "photos_all": float(photo_ok.mean()),
-            "crops_detected": float(crop_ok[found].mean()),
-            "photos_detected": float(photo_ok[found].mean()),
-            "ratio_detected": float(photo_ok[found].mean() / crop_ok[found].mean()),
-            "true_box_detected": float(true_ok[found].mean()),
-            "true_box_all": float(true_ok.mean()),
-            "ratio_all": float(photo_ok.mean() / crop_ok.mean())}
-    # Classification speed is the first model's: the one a photo goes through.
-    result["speed"] = {
-        "photos_per_s_read_detect_align": len(images) / align_s,
-        "photos_per_s_classify": len(images) / classify_s[0],
-        "photos_per_s_end_to_end": len(images) / (align_s + classify_s[0])}
-    print(json.dumps(result, indent=1), flush=True)
+        aligned = FaceAligner(detector=detector, no_face="center").transform(images)
+        align_s = time.perf_counter() - start
+        result["accuracy"][detector], classify_s = {}, []
+        detected = found[detector]
+        for name, model in models.items():
+            start = time.perf_counter()
+            on_photos = model.predict(aligned)
+            classify_s.append(time.perf_counter() - start)
+            crop_ok, photo_ok = on_crops[name] == y, on_photos == y
+            true_ok = on_true_cuts[name] == y
+            result["accuracy"][detector][name] = {
+                "crops_all": float(crop_ok.mean()), "photos_all": float(photo_ok.mean()),
+                "crops_detected": float(crop_ok[detected].mean()),
+                "photos_detected": float(photo_ok[detected].mean()),
+                "ratio_detected": float(photo_ok[detected].mean() / crop_ok[detected].mean()),
+                "true_box_detected": float(true_ok[detected].mean()),
+                "true_box_all": float(true_ok.mean()),
+                "ratio_all": float(photo_ok.mean() / crop_ok.mean())}
+        # Classification speed is the first model's: the one a photo goes through.
+        result["speed"][detector] = {
+            "photos_per_s_read_detect_align": len(images) / align_s,
+            "photos_per_s_classify": len(images) / classify_s[0],
+            "photos_per_s_end_to_end": len(images) / (align_s + classify_s[0])}
+        print(detector, json.dumps(result["accuracy"][detector], indent=1),
+              json.dumps(result["speed"][detector]), flush=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
 
 

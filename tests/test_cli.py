@@ -637,11 +637,40 @@ def test_predict_photos_with_the_shipped_model(photos, tmp_path):
     original = np.asarray(Image.open(photos / "astronaut.jpg").convert("RGB"), int)
     changed = np.abs(drawn - original).max(axis=2) > 60
     assert changed[y:y + h + 1, x].mean() > 0.9  # the box's left edge
-    assert not changed[y + h // 4:y + 3 * h // 4, x + w // 4:x + 3 * w // 4].any()  # not the face
+    # Inside the face only its landmarks are drawn, as dots where the CSV puts them.
+    near = np.zeros_like(changed)
+    points = [(face[f"{p}_x"], face[f"{p}_y"]) for p in
+              ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")]
+    for px, py in points:
+        if np.isfinite(px):
+            near[int(py) - 5:int(py) + 6, int(px) - 5:int(px) + 6] = True
+            assert changed[int(round(py)), int(round(px))]
+    inner = np.zeros_like(changed)
+    inner[y + h // 4:y + 3 * h // 4, x + w // 4:x + 3 * w // 4] = True
+    assert not (changed & inner & ~near).any()  # not the face
     assert changed[:, :x - 20].sum() == 0  # nothing far left of the box
     import matplotlib.pyplot as plt
 
     assert plt.get_fignums() == []  # no figure left open
+
+
+def test_predict_photos_with_either_detector(photos):
+    import pandas as pd
+
+    from fer_sklearn.faces import _yunet
+
+    tables = {}
+    for detector in ("haar", "yunet") if _yunet.available() else ("haar",):
+        status, stdout, stderr = run(["predict", photos / "astronaut.jpg", "--detector", detector])
+        assert status == 0, stderr
+        tables[detector] = pd.read_csv(io.StringIO(stdout))
+    landmarks = tables["haar"].loc[:, "left_eye_x":"mouth_right_y"].iloc[0]
+    assert landmarks[["left_eye_x", "right_eye_x"]].notna().all()  # Haar: eyes only
+    assert landmarks[["nose_x", "mouth_left_y"]].isna().all()
+    if "yunet" in tables:
+        assert tables["yunet"].loc[:, "left_eye_x":"mouth_right_y"].notna().all(axis=None)
+    status, _, stderr = run(["predict", photos / "astronaut.jpg", "--detector", "mtcnn"])
+    assert status == 2 and "invalid choice: 'mtcnn'" in stderr
 
 
 def test_predict_a_folder_with_a_truncated_jpeg_writes_every_other_photo(photos, tmp_path):

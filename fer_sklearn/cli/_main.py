@@ -315,6 +315,11 @@ def build_parser():
     predict.add_argument("--smoothing", type=_positive_float, metavar="SECONDS",
                          help="clips: smooth each track's probabilities with an exponential "
                               "moving average of this time constant")
+    predict.add_argument("--detector", choices=["auto", "yunet", "haar"], default="auto",
+                         help="face detector for photographs and clips: 'yunet' (a CNN with "
+                              "five landmarks; x86-64 Linux/Windows, Python <= 3.11), 'haar' "
+                              "(OpenCV's cascades, eyes only, everywhere), 'auto' (default: "
+                              "yunet where it runs)")
     predict.add_argument("--n-jobs", type=int, default=None,
                          help="photographs (threads) or clips (processes) handled in parallel; "
                               "-1 for all cores")

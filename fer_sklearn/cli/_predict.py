@@ -9,6 +9,7 @@ import numpy as np
 from .._errors import one_line
 from .._labels import class_names
 from .._output import check_output_file
+from ..faces._detect import COLUMNS, resolve_detector
 from ..faces._io import _DECODE_ERRORS, IMAGE_SUFFIXES, expand_path
 from ..video._read import VIDEO_SUFFIXES
 from ._common import CLIError, load_model, read_data, write_text
@@ -81,7 +82,8 @@ def _clip_faces(model, clips, args):
 
     from ..video import predict_video
 
-    settings = dict(step=args.step, rate=args.rate, smoothing=args.smoothing)
+    settings = dict(step=args.step, rate=args.rate, smoothing=args.smoothing,
+                    detector=args.detector)
     verbose = sys.stderr.isatty() and not args.quiet and len(clips) == 1
 
     def one(path):
@@ -119,8 +121,8 @@ def _photo_table(model, faces_model, photos, args, names):
     """
     from ..faces import predict_images, read_image
 
-    table = predict_images([path for _, path in photos], faces_model, n_jobs=args.n_jobs,
-                           verbose=sys.stderr.isatty() and not args.quiet)
+    table = predict_images([path for _, path in photos], faces_model, detector=args.detector,
+                           n_jobs=args.n_jobs, verbose=sys.stderr.isatty() and not args.quiet)
     table.insert(0, "file", table["image"].map(dict((path, name) for name, path in photos)))
     cut = (table["face"].notna() & ~table["detected"]).to_numpy()
     if cut.any() and model is not faces_model:
@@ -229,6 +231,10 @@ def predict_command(args):
     annotate = _check_outputs(args, inputs, len(clips), len(photos))
 
     model, faces_model = _models(source, args.device)
+    try:
+        resolve_detector(args.detector)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
     names = class_names(model.classes_)
     proba_columns = [f"proba_{name}" for name in names]
     tables = []
@@ -250,8 +256,9 @@ def predict_command(args):
     table = pd.concat(tables, ignore_index=True)
     if "error" not in table.columns:
         table["error"] = np.nan
+    landmarks = [column for column in COLUMNS[8:] if column in table.columns]
     order = ["file", "path", *(["frame", "time"] if clips else []), "face", "x", "y", "width",
-             "height", "label", *proba_columns, "error"]
+             "height", *landmarks, "label", *proba_columns, "error"]
     table = table[order]
     table["face"] = table["face"].astype("Int64")
     unreadable = table["error"].dropna().tolist()

@@ -8,15 +8,24 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._detect import _as_images, _detect_one, _detect_params, _to_frame
-
-# What detector_params may set: detect_faces' own settings, less those FaceAligner owns.
-_DETECTOR_PARAMS = ("scale_factor", "min_neighbors", "angles", "cascades", "min_score",
-                    "min_relative_score")
+from ._detect import DETECTORS, _as_images, _detect_one, _detect_params, _to_frame
 from ._io import read_image
 
+FER2013_LANDMARKS = np.array([[0.292, 0.389], [0.681, 0.389], [0.479, 0.590],
+                              [0.326, 0.757], [0.653, 0.757]])
+"""Where FER2013's faces have their five landmarks, in units of the crop's side.
+
+Rows follow :data:`LANDMARKS` (left eye, right eye, nose tip, left and right
+mouth corner; left = on the image's left), columns are x and y from the
+crop's top-left corner. Measured by ``benchmarks/bench_faces.py --framing
+1000``: YuNet run on 1,000 random FER2013 Training crops upscaled to 144 px and
+padded by 96 px of their mean grey; medians over the 991 crops where it found
+the face (interquartile ranges 0.06-0.08 crop sides). :func:`crop_face` cuts
+faces by these points wherever the detector gives all five.
+"""
+
 FER2013_FRAMING = (1.025, 0.0, 0.004)
-"""How FER2013 frames a face, relative to :func:`detect_faces`' box.
+"""How FER2013 frames a face, relative to the Haar detector's box.
 
 ``(scale, x_offset, y_offset)``: a FER2013 crop is ``scale`` box widths wide,
 and its centre lies ``x_offset``, ``y_offset`` box widths right of and below
@@ -38,9 +47,11 @@ class FaceAligner(TransformerMixin, BaseEstimator):
     documents -- and returns one row of ``size * size`` grey pixels (0..255) per
     photograph, so ``make_pipeline(FaceAligner(), FERCNNClassifier())`` works on
     photographs. For each photograph: :func:`read_image` (upright, grey),
-    :func:`detect_faces`, the face kept by ``keep``, its box widened and
-    shifted to FER2013's framing (:data:`FER2013_FRAMING`), turned so the
-    eyes are level (``rotate``), cut out and resized to ``size`` x ``size``.
+    :func:`detect_faces`, the face kept by ``keep``, framed as FER2013 frames
+    its faces (from the five landmarks where the detector gives them,
+    :data:`FER2013_LANDMARKS`, else from the box, :data:`FER2013_FRAMING`),
+    turned so the eyes are level (``rotate``), cut out and resized to
+    ``size`` x ``size``.
 
     Stateless: ``fit`` only validates the parameters.
 
@@ -51,30 +62,31 @@ class FaceAligner(TransformerMixin, BaseEstimator):
     keep : {"best", "largest"}, default="best"
         Which face when a photograph has several: the highest detector score,
         or the largest box. "best" is the default because false detections
-        are often large, weakly supported boxes: among all the boxes found on
-        scikit-image's astronaut the largest (361 px, score 5) is not her face
-        (98 px, score 397), and on the scene benchmark the best-scored face is
-        the true one more often than the largest (figures in the user guide).
+        are often large, weakly supported boxes: among all the boxes the Haar
+        detector finds on scikit-image's astronaut the largest (361 px, score
+        5) is not her face (98 px, score 397), and on the scene benchmark the
+        best-scored face is the true one more often than the largest (figures
+        in the user guide).
     no_face : {"raise", "center", "nan"}, default="raise"
         A photograph without a face: raise a ValueError naming it; use its
         central square; or return a row of NaN (a float output).
     rotate : bool, default=True
-        Turn the face upright by its tilt (the ``angle`` of
-        :func:`detect_faces`: from the eyes where found, else the search angle
-        that found the face).
+        Turn the face upright by its tilt (from the landmarks, or the
+        ``angle`` of :func:`detect_faces`: from the eyes where found, else the
+        search angle that found the face).
     equalize : bool, default=False
         Equalise the histogram of each output face (OpenCV ``equalizeHist``);
         FER2013's faces were not equalised, so leave it off for models
         trained on them.
     framing : tuple of 3 floats or None, default=None
         ``(scale, x_offset, y_offset)`` relative to the detector box; None means
-        :data:`FER2013_FRAMING`.
+        FER2013's framing (see :func:`crop_face`).
+    detector : {"auto", "yunet", "haar"}, default="auto"
+        The face detector, see :func:`detect_faces`.
     min_size : float or int, default=0.1
         The smallest face sought, see :func:`detect_faces`.
     detector_params : dict or None, default=None
-        Further keyword arguments of :func:`detect_faces` (``scale_factor``,
-        ``min_neighbors``, ``angles``, ``cascades``, ``min_score``,
-        ``min_relative_score``).
+        Settings of the chosen detector, see :func:`detect_faces`.
     n_jobs : int, default=None
         Photographs read and searched in parallel (threads). None means 1.
 
@@ -103,20 +115,22 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         "rotate": ["boolean"],
         "equalize": ["boolean"],
         "framing": [tuple, list, None],
+        "detector": [StrOptions({"auto", *DETECTORS})],
         "min_size": [Interval(numbers.Real, 0, None, closed="neither")],
         "detector_params": [dict, None],
         "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(self, *, size=48, keep="best", no_face="raise", rotate=True,
-                 equalize=False, framing=None, min_size=0.1, detector_params=None,
-                 n_jobs=None):
+                 equalize=False, framing=None, detector="auto", min_size=0.1,
+                 detector_params=None, n_jobs=None):
         self.size = size
         self.keep = keep
         self.no_face = no_face
         self.rotate = rotate
         self.equalize = equalize
         self.framing = framing
+        self.detector = detector
         self.min_size = min_size
         self.detector_params = detector_params
         self.n_jobs = n_jobs
@@ -193,13 +207,9 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         return np.array([f"pixel_{i}" for i in range(self.size * self.size)], dtype=object)
 
     def _detector(self):
-        extra = dict(self.detector_params or {})
-        unknown = set(extra) - set(_DETECTOR_PARAMS)
-        if unknown:
-            raise ValueError(f"detector_params: unknown keys {sorted(unknown)}; valid keys are "
-                             f"{sorted(_DETECTOR_PARAMS)}")
         _check_framing(self.framing)
-        return _detect_params(min_size=self.min_size, eyes=self.rotate, **extra)
+        return _detect_params(detector=self.detector, min_size=self.min_size,
+                              **(self.detector_params or {}))
 
     def _one(self, image, index, params):
         import cv2
@@ -208,8 +218,8 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         faces = _detect_one(gray, params)
         if len(faces):
             face = faces[np.argmax(faces[:, 2] if self.keep == "largest" else faces[:, 4])]
-            out = crop_face(gray, face[:4], angle=face[5] if self.rotate else 0.0,
-                            size=self.size, framing=self.framing)
+            cx, cy, side, angle = _face_frame(face[:4], face[5], face[6:], self.framing)
+            out = _cut(gray, cx, cy, side, angle if self.rotate else 0.0, self.size)
         elif self.no_face == "raise":
             raise ValueError(f"X[{index}] ({_name(image)}): no face found; pass "
                              "no_face='center' or 'nan' to keep going")
@@ -218,8 +228,7 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         else:
             h, w = gray.shape
             side = min(h, w)
-            out = crop_face(gray, ((w - side) / 2, (h - side) / 2, side, side), size=self.size,
-                            framing=(1.0, 0.0, 0.0))
+            out = _cut(gray, w / 2, h / 2, side, 0.0, self.size)
         if self.equalize:
             out = cv2.equalizeHist(out)
         return out.reshape(-1).astype(np.float32)
@@ -237,13 +246,15 @@ def _check_framing(framing):
         raise ValueError(f"framing must be (scale > 0, x_offset, y_offset), got {framing!r}")
 
 
-def extract_faces(images, *, size=48, framing=None, n_jobs=None, **detector_params):
+def extract_faces(images, *, size=48, framing=None, detector="auto", min_size=0.1,
+                  detector_params=None, n_jobs=None):
     """Every face of every photograph, detected and cut as FER2013 frames its faces.
 
-    :func:`detect_faces` then :func:`crop_face` for each face found, turned
-    upright by its tilt (from the eyes where found, else the search angle): what a classifier of FER2013-framed
-    faces needs from a photograph with any number of people in it (where
-    :class:`FaceAligner` keeps one face per photograph).
+    :func:`detect_faces` then :func:`crop_face` for each face found, framed
+    by its landmarks where the detector gives them and turned upright: what a
+    classifier of FER2013-framed faces needs from a photograph with any
+    number of people in it (where :class:`FaceAligner` keeps one face per
+    photograph).
 
     Parameters
     ----------
@@ -253,11 +264,10 @@ def extract_faces(images, *, size=48, framing=None, n_jobs=None, **detector_para
         Side of the crops in pixels.
     framing : tuple of 3 floats or None, default=None
         See :func:`crop_face`.
+    detector, min_size, detector_params
+        The face detector and its settings, see :func:`detect_faces`.
     n_jobs : int, default=None
         Photographs read and searched in parallel (threads).
-    **detector_params
-        Keyword arguments of :func:`detect_faces` (``min_size``,
-        ``scale_factor``, ``angles`` ...).
 
     Returns
     -------
@@ -281,14 +291,14 @@ def extract_faces(images, *, size=48, framing=None, n_jobs=None, **detector_para
     """
     images = _as_images(images)
     _check_framing(framing)
-    params = _detect_params(**detector_params)
+    params = _detect_params(detector=detector, min_size=min_size, **(detector_params or {}))
 
     def one(image):
         gray = read_image(image, mode="L")
         faces = _detect_one(gray, params)
         faces = faces[np.argsort(-faces[:, 4], kind="stable")]  # the frame's order
-        crops = [crop_face(gray, face[:4], angle=face[5], size=size, framing=framing).ravel()
-                 for face in faces]
+        crops = [crop_face(gray, face[:4], angle=face[5], landmarks=face[6:], size=size,
+                           framing=framing).ravel() for face in faces]
         return faces, np.array(crops, np.float32).reshape(len(faces), size * size)
 
     found = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(image) for image in images)
@@ -306,8 +316,15 @@ def _name(image):
     return filename or type(image).__name__
 
 
-def crop_face(gray, box, *, angle=0.0, size=48, framing=None):
+def crop_face(gray, box, *, angle=0.0, landmarks=None, size=48, framing=None):
     """Cut one FER2013-framed face out of a grey photograph.
+
+    Where the five landmarks are given (and ``framing`` is None), the face is
+    cut by the similarity transform (rotation, scale, shift; least squares)
+    that takes them closest to where FER2013's faces have them
+    (:data:`FER2013_LANDMARKS`): framing from the eyes, nose and mouth rather
+    than from a box whose fit differs from detector to detector. Otherwise
+    the box is widened and shifted by ``framing`` and turned by ``angle``.
 
     Parameters
     ----------
@@ -317,26 +334,64 @@ def crop_face(gray, box, *, angle=0.0, size=48, framing=None):
         The detector's box ``(x, y, width, height)``, in pixels.
     angle : float, default=0.0
         The face's tilt in degrees (positive = clockwise on screen); the cut
-        is turned by it so the face comes out upright.
+        is turned by it so the face comes out upright. Unused when the
+        landmarks frame the face (they give the tilt).
+    landmarks : array-like of 10 floats or None, default=None
+        ``left_eye_x, left_eye_y, right_eye_x, right_eye_y, nose_x, nose_y,
+        mouth_left_x, mouth_left_y, mouth_right_x, mouth_right_y`` in pixels,
+        as :func:`detect_faces` returns them; ignored when any is NaN.
     size : int, default=48
         Output side in pixels.
     framing : tuple of 3 floats or None, default=None
-        ``(scale, x_offset, y_offset)``, None for :data:`FER2013_FRAMING`.
+        ``(scale, x_offset, y_offset)`` relative to the box; None for
+        FER2013's framing: from the landmarks where given, else
+        :data:`FER2013_FRAMING`.
 
     Returns
     -------
     face : ndarray of uint8, shape (size, size)
         Parts of the cut outside the photograph repeat its edge pixels.
     """
-    import cv2
+    return _cut(gray, *_face_frame(box, angle, landmarks, framing), size)
 
+
+def _face_frame(box, angle, landmarks, framing):
+    """Where a face's crop lies in the photo: centre x, y, side (pixels) and tilt (degrees)."""
+    if framing is None and landmarks is not None:
+        points = np.asarray(landmarks, float).reshape(5, 2)
+        if np.isfinite(points).all():
+            return _landmark_frame(points)
     scale, dx, dy = FER2013_FRAMING if framing is None else framing
     x, y, w, h = (float(v) for v in box)
-    side = scale * w
     theta = math.radians(angle)
     # The framing offsets are in the face's own (tilted) axes.
     cx = x + w / 2 + w * (dx * math.cos(theta) - dy * math.sin(theta))
     cy = y + h / 2 + w * (dx * math.sin(theta) + dy * math.cos(theta))
+    return cx, cy, scale * w, angle
+
+
+def _landmark_frame(points):
+    """The crop whose FER2013 landmark positions best match ``points`` (5 x 2, pixels).
+
+    A similarity transform ``t = a z + b`` (complex numbers: ``a`` rotates and
+    scales) from the photo's points ``z`` to the template's ``t``, in crop
+    units, by least squares (Umeyama, 1991).
+    """
+    z = points[:, 0] + 1j * points[:, 1]
+    t = FER2013_LANDMARKS[:, 0] + 1j * FER2013_LANDMARKS[:, 1]
+    zc, tc = z - z.mean(), t - t.mean()
+    a = np.sum(np.conj(zc) * tc) / np.sum(np.abs(zc) ** 2)
+    b = t.mean() - a * z.mean()
+    centre = (0.5 + 0.5j - b) / a
+    # The photo is the template turned by -arg(a); with y pointing down, a
+    # positive angle there is clockwise on screen.
+    return centre.real, centre.imag, 1 / abs(a), -math.degrees(np.angle(a))
+
+
+def _cut(gray, cx, cy, side, angle, size):
+    """The square of ``side`` pixels centred on (cx, cy), turned upright by ``angle``."""
+    import cv2
+
     # Cut at the crop's own resolution (at least the output's), then shrink
     # with area averaging: warpAffine alone would alias when shrinking.
     native = max(int(round(side)), size)

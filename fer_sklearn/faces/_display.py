@@ -6,6 +6,7 @@ import numpy as np
 
 from .._labels import class_names
 from ._align import extract_faces
+from ._detect import LANDMARKS
 from ._io import read_image
 
 
@@ -22,7 +23,8 @@ class FaceDisplay:
         The photograph, upright (see :func:`read_image`).
     faces : pandas.DataFrame
         Boxes in pixels, columns ``x``, ``y``, ``width``, ``height`` (as
-        returned by :func:`detect_faces`).
+        returned by :func:`detect_faces`); its landmark columns, where
+        present, are drawn as dots.
     proba : ndarray of shape (n_faces, n_classes) or None, default=None
         Class probabilities per face, drawn as bars beside its box.
     labels : array-like of str, shape (n_faces,), or None, default=None
@@ -47,7 +49,8 @@ class FaceDisplay:
         self.class_names = class_names
 
     @classmethod
-    def from_estimator(cls, estimator, image, *, framing=None, detector_params=None, ax=None):
+    def from_estimator(cls, estimator, image, *, framing=None, detector="auto",
+                       detector_params=None, ax=None):
         """Detect every face of a photograph, align it, classify it, and plot.
 
         Parameters
@@ -59,8 +62,8 @@ class FaceDisplay:
             The photograph, anything :func:`read_image` reads.
         framing : tuple of 3 floats or None, default=None
             See :func:`crop_face`.
-        detector_params : dict or None, default=None
-            Keyword arguments of :func:`detect_faces`.
+        detector, detector_params
+            The face detector and its settings, see :func:`detect_faces`.
         ax : matplotlib Axes, default=None
             Where to draw; None makes a new figure.
 
@@ -70,8 +73,8 @@ class FaceDisplay:
         """
         photo = read_image(image, mode="RGB")
         side = math.isqrt(int(estimator.n_features_in_))
-        faces, crops = extract_faces([photo], size=side, framing=framing,
-                                     **(detector_params or {}))
+        faces, crops = extract_faces([photo], size=side, framing=framing, detector=detector,
+                                     detector_params=detector_params)
         proba = estimator.predict_proba(crops) if len(crops) else np.zeros((0, 0))
         return cls(photo, faces, proba=proba,
                    class_names=class_names(estimator.classes_)).plot(ax=ax)
@@ -151,6 +154,11 @@ class FaceDisplay:
         for row, (_, face) in enumerate(self.faces.iterrows()):
             x, y, w, h = face["x"], face["y"], face["width"], face["height"]
             ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="lime", linewidth=2))
+            points = [(face.get(f"{p}_x", np.nan), face.get(f"{p}_y", np.nan)) for p in LANDMARKS]
+            points = np.array(points, float).reshape(-1, 2)
+            points = points[np.isfinite(points).all(axis=1)]
+            if len(points):
+                ax.plot(points[:, 0], points[:, 1], "o", color="lime", markersize=3)
             if labels is not None:
                 text = str(labels[row])
                 if proba is not None:

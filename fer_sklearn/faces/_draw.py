@@ -1,10 +1,12 @@
-"""Faces drawn on an image at its own resolution: box, id, label and probability.
+"""Faces drawn on an image at its own resolution: box, landmarks, id, label and probability.
 
 The one drawing of predictions on pixels: the photographs of ``fer-sklearn
 predict --annotate`` and the frames of :func:`~fer_sklearn.video.annotate_video`.
 """
 
 import numpy as np
+
+from ._detect import LANDMARKS
 
 
 def palette(names):
@@ -24,7 +26,7 @@ def _overlaps(box, boxes):
 
 
 def draw_faces(bgr, rows, colours, id_column):
-    """Draw each row's face on ``bgr`` (in place): its box, and ``id: label p%`` beside it.
+    """Draw each row's face on ``bgr`` (in place): box, landmarks, and ``id: label p%``.
 
     A label goes above its box, else below it, else inside its top edge:
     the first place that stays in the image and covers no other face nor
@@ -36,7 +38,9 @@ def draw_faces(bgr, rows, colours, id_column):
         The image, BGR as OpenCV draws it.
     rows : pandas.DataFrame
         One row per face: ``x``, ``y``, ``width``, ``height`` (pixels of the
-        image), ``label``, ``proba_<label>`` and ``id_column``.
+        image), ``label``, ``proba_<label>`` and ``id_column``; the landmark
+        columns of :func:`~fer_sklearn.faces.detect_faces` (``left_eye_x``
+        ...), where present and not NaN, are drawn as dots.
     colours : dict
         :func:`palette` of the class names.
     id_column : str
@@ -55,6 +59,10 @@ def draw_faces(bgr, rows, colours, id_column):
         colour = colours[label]
         x0, y0, x1, y1 = face
         cv2.rectangle(bgr, (x0, y0), (x1, y1), colour, thickness)
+        for point in LANDMARKS:
+            x, y = row.get(f"{point}_x", np.nan), row.get(f"{point}_y", np.nan)
+            if np.isfinite(x) and np.isfinite(y):
+                cv2.circle(bgr, (int(round(x)), int(round(y))), thickness + 1, colour, cv2.FILLED)
         text = f"{row[id_column]}: {label} {row[f'proba_{label}']:.0%}"
         (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         size = h + base + 2

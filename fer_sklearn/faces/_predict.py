@@ -11,7 +11,7 @@ from .._errors import one_line
 from .._labels import class_names
 from .._progress import ProgressLine
 from ._align import _check_framing, crop_face
-from ._detect import _as_images, _detect_one, _detect_params
+from ._detect import COLUMNS, _as_images, _detect_one, _detect_params
 from ._io import expand_path, read_image
 
 
@@ -40,8 +40,8 @@ def _named(images):
     return named
 
 
-def predict_images(images, estimator=None, *, framing=None, detector_params=None, n_jobs=None,
-                   verbose=False):
+def predict_images(images, estimator=None, *, framing=None, detector="auto", min_size=0.1,
+                   detector_params=None, n_jobs=None, verbose=False):
     """The emotion of every face in every photograph, as one table.
 
     Each image is read by :func:`read_image`, searched for faces with
@@ -68,9 +68,8 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
         (``load_pretrained("fer2013", faces=True)``).
     framing : tuple of 3 floats or None, default=None
         See :func:`crop_face`.
-    detector_params : dict or None, default=None
-        Keyword arguments of :func:`detect_faces` (``min_size``,
-        ``scale_factor``, ``angles`` ...).
+    detector, min_size, detector_params
+        The face detector and its settings, see :func:`detect_faces`.
     n_jobs : int or None, default=None
         Images read and searched in parallel threads. None means 1.
     verbose : bool, default=False
@@ -87,7 +86,9 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
         Columns: ``image`` (the file's path, or ``images[i]`` for an image
         given as an object), ``face`` (its index in the image, from 0), ``x``,
         ``y``, ``width``, ``height`` (the box, in pixels of the image as read:
-        upright), ``detected`` (False for an image taken whole as a face),
+        upright), the landmarks ``left_eye_x`` ... ``mouth_right_y`` as
+        :func:`detect_faces` gives them (NaN where the detector gives none),
+        ``detected`` (False for an image taken whole as a face),
         ``proba_<class>`` for each class (emotion names for FER2013's 0..6),
         ``label``, ``error`` (NaN where the image was read).
 
@@ -116,7 +117,7 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
     'missing.jpg: no such file or folder'
     """
     _check_framing(framing)
-    params = _detect_params(**(detector_params or {}))
+    params = _detect_params(detector=detector, min_size=min_size, **(detector_params or {}))
     if estimator is None:
         from ..pretrained import load_pretrained
 
@@ -128,6 +129,8 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
     names = class_names(estimator.classes_)
     named = _named(images)
 
+    nothing = (np.nan,) * (4 + len(COLUMNS[8:]))  # no box, no landmarks
+
     def one(name, source):
         """The image's rows and its faces' pixels."""
         try:
@@ -135,16 +138,16 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
                 raise source
             gray = read_image(source, mode="L")
         except (OSError, ValueError) as exc:
-            return [(name, pd.NA, np.nan, np.nan, np.nan, np.nan, False, one_line(exc))], []
+            return [(name, pd.NA, *nothing, False, one_line(exc))], []
         if gray.shape == (side, side):
-            return [(name, 0, 0, 0, side, side, False, np.nan)], [gray.ravel()]
+            return [(name, 0, 0, 0, side, side, *nothing[4:], False, np.nan)], [gray.ravel()]
         faces = _detect_one(gray, params)
         faces = faces[np.argsort(-faces[:, 4], kind="stable")]  # extract_faces' order
         if not len(faces):
-            return [(name, pd.NA, np.nan, np.nan, np.nan, np.nan, False, np.nan)], []
-        rows = [(name, i, *face[:4], True, np.nan) for i, face in enumerate(faces)]
-        crops = [crop_face(gray, face[:4], angle=face[5], size=side, framing=framing).ravel()
-                 for face in faces]
+            return [(name, pd.NA, *nothing, False, np.nan)], []
+        rows = [(name, i, *face[:4], *face[6:], True, np.nan) for i, face in enumerate(faces)]
+        crops = [crop_face(gray, face[:4], angle=face[5], landmarks=face[6:], size=side,
+                           framing=framing).ravel() for face in faces]
         return rows, crops
 
     progress = ProgressLine("images", len(named), unit="images", enabled=verbose)
@@ -157,17 +160,18 @@ def predict_images(images, estimator=None, *, framing=None, detector_params=None
         progress.update()
     progress.close()
 
-    table = pd.DataFrame(rows, columns=["image", "face", "x", "y", "width", "height",
-                                        "detected", "error"])
-    table = table.astype({"face": "Int64", "x": float, "y": float, "width": float,
-                          "height": float, "detected": bool, "error": object})
+    geometry = ["x", "y", "width", "height", *COLUMNS[8:]]
+    table = pd.DataFrame(rows, columns=["image", "face", *geometry, "detected", "error"])
+    table = table.astype({"face": "Int64", **dict.fromkeys(geometry, float), "detected": bool,
+                          "error": object})
     has_face = table["face"].notna().to_numpy()
     proba = np.full((len(table), len(names)), np.nan)
     if crops:
         proba[has_face] = estimator.predict_proba(np.array(crops, np.float32))
+    first = table.columns.get_loc("detected") + 1
     for column, name in enumerate(names):
-        table.insert(7 + column, f"proba_{name}", proba[:, column])
-    table.insert(7 + len(names), "label", pd.Series(
+        table.insert(first + column, f"proba_{name}", proba[:, column])
+    table.insert(first + len(names), "label", pd.Series(
         [names[i] for i in proba[has_face].argmax(axis=1)], index=table.index[has_face],
         dtype=object))
     return table

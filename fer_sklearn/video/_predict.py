@@ -12,27 +12,31 @@ from joblib import Parallel, delayed
 from .._labels import class_names
 from .._progress import ProgressLine
 from ..faces._align import _check_framing, crop_face
-from ..faces._detect import _detect_one, _detect_params
+from ..faces._detect import _detect_one, _detect_params, resolve_detector
 from ._read import Clip, _is_path
 from ._track import Tracker
 
 # Detection settings for video, chosen on the clip benchmark
-# (benchmarks/bench_video.py): one cascade, upright only, coarser scale steps.
-# A photo gets nine passes (three cascades, three angles) because one look is
-# all it gets; a clip looks again every few frames, and the tracker bridges
-# a missed frame, so one pass at a fraction of the cost is the better trade.
-VIDEO_DETECTOR = MappingProxyType({"cascades": ("frontalface_alt2",), "angles": (0,),
-                                   "scale_factor": 1.1, "min_score": 3,
-                                   "min_relative_score": 0.1})
+# (benchmarks/bench_video.py): upright passes only (and for Haar one cascade at
+# coarser scale steps). A photo gets more passes because one look is all it
+# gets; a clip looks again every few frames, and the tracker bridges a missed
+# frame, so one pass at a fraction of the cost is the better trade.
+VIDEO_DETECTOR = MappingProxyType({
+    "yunet": MappingProxyType({"retry_angles": ()}),
+    "haar": MappingProxyType({"cascades": ("frontalface_alt2",), "angles": (0,),
+                              "scale_factor": 1.1, "min_score": 3,
+                              "min_relative_score": 0.1})})
 """The :func:`~fer_sklearn.faces.detect_faces` settings :func:`predict_video`
-uses (read-only; pass ``detector_params`` to change them): one upright pass
-of ``frontalface_alt2`` at scale steps of 1.1: about a twentieth of the time of
-:func:`~fer_sklearn.faces.detect_faces`' photograph defaults on a 640x480 frame."""
+uses, per detector (read-only; pass ``detector_params`` to change them): YuNet
+without the turned retries; for Haar one upright pass of ``frontalface_alt2``
+at scale steps of 1.1, about a twentieth of the time of its photograph
+defaults on a 640x480 frame."""
 
 
 def predict_video(video, estimator=None, *, step=1, rate=None, detect_every=5,
                   min_face_size=0.1, detection_width=None, smoothing=None, frame_rate=None,
-                  framing=None, detector_params=None, batch_size=64, n_jobs=None,
+                  framing=None, detector="auto", detector_params=None, batch_size=64,
+                  n_jobs=None,
                   verbose=False):
     """The emotion of every face in every analysed frame of a clip, with face tracks.
 
@@ -99,10 +103,11 @@ def predict_video(video, estimator=None, *, step=1, rate=None, detect_every=5,
         own rate is read from it); without it their ``time`` is NaN.
     framing : tuple of 3 floats or None, default=None
         See :func:`~fer_sklearn.faces.crop_face`.
+    detector : {"auto", "yunet", "haar"}, default="auto"
+        The face detector, see :func:`~fer_sklearn.faces.detect_faces`.
     detector_params : dict or None, default=None
-        Keyword arguments of :func:`~fer_sklearn.faces.detect_faces`
-        replacing the video defaults (one upright pass of
-        ``frontalface_alt2``, ``scale_factor=1.1``, ``min_score=3``).
+        Settings of the detector replacing the video defaults
+        (:data:`VIDEO_DETECTOR`: upright passes only).
     batch_size : int, default=64
         Faces classified together.
     n_jobs : int or None, default=None
@@ -148,7 +153,8 @@ def predict_video(video, estimator=None, *, step=1, rate=None, detect_every=5,
     settings = _check_settings(step=step, rate=rate, detect_every=detect_every,
                                min_face_size=min_face_size, detection_width=detection_width,
                                smoothing=smoothing, frame_rate=frame_rate, framing=framing,
-                               detector_params=detector_params, batch_size=batch_size)
+                               detector=detector, detector_params=detector_params,
+                               batch_size=batch_size)
     if estimator is None:
         from ..pretrained import load_pretrained
 
@@ -174,7 +180,7 @@ def _is_clip_list(video):
 
 
 def _check_settings(*, step, rate, detect_every, min_face_size, detection_width, smoothing,
-                    frame_rate, framing, detector_params, batch_size):
+                    frame_rate, framing, detector, detector_params, batch_size):
     def positive_int(name, value):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -195,9 +201,9 @@ def _check_settings(*, step, rate, detect_every, min_face_size, detection_width,
     if detection_width is not None:
         positive_int("detection_width", detection_width)
     _check_framing(framing)
-    params = _detect_params(**{**VIDEO_DETECTOR, "min_size": min_face_size,
-                               **(detector_params or {})})
-    params["max_width"] = detection_width
+    name = resolve_detector(detector)
+    params = _detect_params(detector=name, min_size=min_face_size, max_width=detection_width,
+                            **{**VIDEO_DETECTOR[name], **(detector_params or {})})
     return dict(step=step, rate=rate, detect_every=detect_every, smoothing=smoothing,
                 frame_rate=frame_rate, framing=framing, batch_size=batch_size, params=params)
 
@@ -216,7 +222,9 @@ def _predict_clip(source, estimator, settings, verbose):
     # A track outlives one second unseen (25 frames where the rate is unknown),
     # and at least two detection rounds.
     max_age = max(round(clip.frame_rate or 25), 2 * settings["detect_every"] * clip.step)
-    tracker, angles = Tracker(max_age=max_age), {}
+    # Each track keeps the tilt and the landmarks (relative to its box) of its
+    # last detection, so that frames between detections are cut the same way.
+    tracker, angles, landmarks = Tracker(max_age=max_age), {}, {}
     rows, waiting, probas = [], [], []
     progress = ProgressLine(clip.name or "frames", clip.n_frames, enabled=verbose)
 
@@ -230,11 +238,13 @@ def _predict_clip(source, estimator, settings, verbose):
             faces = _detect_one(gray, settings["params"])
             for track, face in zip(tracker.update(index, faces[:, :4]), faces):
                 angles[track] = face[5]
+                landmarks[track] = (face[6:].reshape(5, 2) - face[:2]) / face[2]
         tracks, boxes = tracker.current(index)
         if not tracks:
             rows.append((index, time, pd.NA, np.nan, np.nan, np.nan, np.nan, detected))
         for track, box in sorted(zip(tracks, boxes), key=lambda pair: pair[0]):
-            waiting.append(crop_face(gray, box, angle=angles[track], size=side,
+            waiting.append(crop_face(gray, box, angle=angles[track],
+                                     landmarks=box[:2] + landmarks[track] * box[2], size=side,
                                      framing=settings["framing"]).ravel())
             rows.append((index, time, track, *box, detected))
         if len(waiting) >= settings["batch_size"]:
