@@ -17,9 +17,9 @@ the median:
   naive loop a user would write: per frame, read it with
   ``cv2.VideoCapture``, :func:`~fer_sklearn.faces.detect_faces` with its photo
   defaults, :func:`~fer_sklearn.faces.crop_face` of the best face and
-  ``predict_proba`` of that one face. The naive loop costs about a second per
-  frame, so it runs on the first ``--naive-frames`` frames only and its
-  frames/s is measured on those;
+  ``predict_proba`` of that one face. The naive loop runs on the first
+  ``--naive-frames`` frames only (with the Haar detector it costs about a
+  second per frame) and its frames/s is measured on those;
 - what each stage of ``predict_video``'s defaults costs, in ms per frame:
   decoding (iterating the clip's frames, grey), detection (one pass of the
   video detector every ``detect_every`` frames, amortised over all frames),
@@ -176,9 +176,9 @@ def run_predict_video(path, model):
 def run_naive(path, model, n_frames):
     """The loop a user would write, on the clip's first ``n_frames`` frames.
 
-    Per frame: read, :func:`detect_faces` with its photo defaults (three
-    cascades, three angles, eyes), :func:`crop_face` of the best-scoring face,
-    ``predict_proba`` of that one face.
+    Per frame: read, :func:`detect_faces` with its photo defaults,
+    :func:`crop_face` of the best-scoring face, ``predict_proba`` of that one
+    face.
     """
     import cv2
 
@@ -311,10 +311,12 @@ def main(argv=None):
     import sklearn
     from fer2013 import cpu_description  # benchmarks/ is the script's directory
 
+    from fer_sklearn.faces import resolve_detector
     from fer_sklearn.pretrained import load_pretrained
     from fer_sklearn.video import VIDEO_DETECTOR, predict_video
     defaults = {key: value for key, value in predict_video.__kwdefaults__.items()
-                if key not in ("n_jobs", "verbose")}
+                if key not in ("n_jobs", "verbose", "detector")}
+    detector = resolve_detector("auto")  # what the defaults run on this machine
     command = "python benchmarks/bench_video.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     report = {
@@ -331,7 +333,8 @@ def main(argv=None):
         "clip": {"width": SIZE[0], "height": SIZE[1], "fps": FPS, "codec": "mp4v",
                  "seconds": args.seconds, "face": "skimage.data.astronaut()",
                  "face_cut_px": FACE_SIDE},
-        "predict_video_defaults": {**defaults, "detector": dict(VIDEO_DETECTOR)},
+        "predict_video_defaults": {**defaults, "detector": detector,
+                                   "detector_params": dict(VIDEO_DETECTOR[detector])},
         "targets": TARGETS,
     }
     print(f"{command.strip()}\n{report['machine']['cpu']}, {os.cpu_count()} CPUs, "

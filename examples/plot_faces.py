@@ -32,8 +32,8 @@ photo = np.array(Image.fromarray(brick()).convert("RGB").resize((640, 480)))
 photo[60:228, 40:176] = np.asarray(Image.fromarray(astronaut()[30:240, 140:310])
                                    .resize((136, 168)))
 people = lfw_subset()  # 25x25 grey faces, 0..1
-for k, (x, y) in enumerate([(250, 70), (450, 60), (230, 300), (440, 310)]):
-    face = Image.fromarray(np.uint8(people[4 * k] * 255)).resize((120, 120), Image.BICUBIC)
+for k, (x, y) in zip([0, 1, 8, 12], [(250, 70), (450, 60), (230, 300), (440, 310)]):
+    face = Image.fromarray(np.uint8(people[k] * 255)).resize((120, 120), Image.BICUBIC)
     photo[y:y + 120, x:x + 120] = np.asarray(face.convert("RGB"))
 
 # %%
@@ -76,13 +76,15 @@ assert astronaut_row["label"] == "happy"
 
 # %%
 # Where the model comes from: its file records its training data's SHA-256,
-# the recipe, how it was trained further, and its accuracy on FER2013's
-# PublicTest rows.
+# the recipe, how it was trained further (on the Training faces cut again as
+# the aligner cuts photographs), and its accuracy on FER2013's PublicTest
+# rows, whose original crops it was not tuned for.
 info = pretrained_info("fer2013", faces=True)
 more = info["continuation"]
 print(f"PublicTest accuracy {info['publictest_accuracy']:.1%}: "
-      f"{len(info['members'])} networks trained {more['epochs']} epochs more "
-      f"with zooms of {more['zoom'][0]:g} to {more['zoom'][1]:g}")
+      f"{len(info['members'])} networks trained {more['epochs']} epochs more"
+      + (" on faces cut again by their landmarks" if more.get("aligned") else "")
+      + f", with zooms of {more['zoom'][0]:g} to {more['zoom'][1]:g}")
 
 # %%
 # Draw every face with its landmarks, label and probabilities

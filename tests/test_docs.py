@@ -92,6 +92,18 @@ def test_the_ferplus_comparison_is_generated_from_its_results(tmp_path, monkeypa
     assert f"{majority['publictest']['accuracy']:.1%}" in shipped
 
 
+def test_the_face_detection_tables_are_generated_from_the_benchmark(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    bench_faces = importlib.import_module("bench_faces")
+    report = json.loads((REPO / "benchmarks/results/faces.json").read_text())
+    bench_faces.write_docs(report, tmp_path)
+    for name in ("_faces_detectors.rst", "_faces_results.rst"):
+        assert ((tmp_path / name).read_text(encoding="utf-8")
+                == (REPO / "docs" / name).read_text(encoding="utf-8"))
+    assert f"{report['detection']['yunet']['recall']:.1%}" in (
+        REPO / "docs/_faces_detectors.rst").read_text(encoding="utf-8")
+
+
 def test_the_shipped_models_paragraphs_are_generated_from_their_files(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     pretrained = importlib.import_module("pretrained")

@@ -218,7 +218,8 @@ class FaceAligner(TransformerMixin, BaseEstimator):
         faces = _detect_one(gray, params)
         if len(faces):
             face = faces[np.argmax(faces[:, 2] if self.keep == "largest" else faces[:, 4])]
-            cx, cy, side, angle = _face_frame(face[:4], face[5], face[6:], self.framing)
+            cx, cy, side, angle = _face_frame(face[:4], face[5] if self.rotate else 0.0,
+                                              face[6:], self.framing)
             out = _cut(gray, cx, cy, side, angle if self.rotate else 0.0, self.size)
         elif self.no_face == "raise":
             raise ValueError(f"X[{index}] ({_name(image)}): no face found; pass "

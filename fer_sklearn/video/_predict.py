@@ -42,9 +42,10 @@ def predict_video(video, estimator=None, *, step=1, rate=None, detect_every=5,
 
     Frames are decoded one at a time (see :class:`VIDEO_SUFFIXES
     <fer_sklearn.video.VIDEO_SUFFIXES>` for the formats), searched for faces
-    with OpenCV's Haar cascade every ``detect_every`` analysed frames, the
-    faces cut as FER2013 frames them (:func:`~fer_sklearn.faces.crop_face`)
-    and classified in batches of ``batch_size``; each frame is dropped once its
+    (``detector``, with :data:`VIDEO_DETECTOR`) every ``detect_every``
+    analysed frames, the faces cut as FER2013 frames them
+    (:func:`~fer_sklearn.faces.crop_face`) and classified in batches of
+    ``batch_size``; each frame is dropped once its
     faces are cut, so memory does not grow with the clip's length (only the
     returned table does, by one row per face and frame).
 

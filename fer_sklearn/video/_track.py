@@ -12,7 +12,7 @@ each track's predicted box lies on its own path.
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..faces._detect import _iou
+from ..faces._boxes import iou as _iou
 
 
 class Tracker:
