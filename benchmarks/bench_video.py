@@ -423,8 +423,10 @@ def write_docs(report, path):
     lines = [
         f"Measured by ``{report['command']}`` on {report['date'][:10]}: "
         f"{machine['cpu']}, {machine['cpu_count']} cores, torch on "
-        f"{machine['torch_threads']} threads; the shipped ``fer2013`` model with its "
-        f"10 test-time views. The clip: {report['clip']['width']}x{report['clip']['height']}, "
+        f"{machine['torch_threads']} threads; ``predict_video``'s defaults: the shipped "
+        "``fer2013`` model for detected faces, the "
+        f"``{report['predict_video_defaults']['detector']}`` detector. "
+        f"The clip: {report['clip']['width']}x{report['clip']['height']}, "
         f"{report['clip']['fps']} frames/s, MPEG-4, one real face (the astronaut of "
         "``skimage.data.astronaut()``, 160 px) drifting slowly on a textured background. "
         f"Medians of {len(video['runs'])} runs.",
