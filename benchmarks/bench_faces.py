@@ -42,7 +42,7 @@ by side in one run):
 The classifiers are the two shipped ``fer2013`` models
 (:func:`fer_sklearn.pretrained.load_pretrained`), side by side: ``"fer2013, faces=True"``,
 the one ``load_pretrained("fer2013", faces=True)`` puts behind FaceAligner
-(trained further on randomly zoomed faces), and ``"fer2013"``, the one for
+(trained further on the Training faces cut again by their landmarks), and ``"fer2013"``, the one for
 FER2013's crops; or ``--model path.skops`` (saved with
 :func:`fer_sklearn.save`); ``--model none`` measures detection only.
 

@@ -67,8 +67,8 @@ for ax, crop in zip(axes, crops):
 # :func:`~fer_sklearn.faces.predict_images` takes photographs (paths, folders,
 # globs, PIL images, arrays) and gives one row per face, with its box,
 # landmarks, one probability per emotion and the label. Its default model is
-# the shipped one's variant trained on randomly zoomed faces, to take a
-# detector's framing. The astronaut smiles, and the model says so.
+# the shipped one's variant trained on faces cut as the aligner cuts them.
+# The astronaut smiles, and the model says so.
 table = predict_images([photo])
 print(table[["face", "x", "y", "width", "label", "proba_happy"]].round(2))
 astronaut_row = table.loc[table["x"].idxmin()]

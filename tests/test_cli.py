@@ -265,7 +265,11 @@ def test_train_evaluate_predict_round_trip(model_file, tmp_path):
     import pandas as pd
 
     table = pd.read_csv(predictions)
-    assert table.columns.tolist() == ["file", "face", "x", "y", "width", "height", "label",
+    landmarks = [f"{point}_{axis}" for point in
+                 ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right") for axis in "xy"]
+    assert table[landmarks].isna().all(axis=None)  # faces of a table have no landmarks
+    assert table.columns.tolist() == ["file", "face", "x", "y", "width", "height", *landmarks,
+                                      "label",
                                       *(f"proba_{e}" for e in EMOTIONS), "error"]
     assert (table["file"] == str(csv)).all() and table["face"].tolist() == list(range(70))
     assert table["error"].isna().all()
@@ -399,7 +403,7 @@ def test_predict_and_evaluate_ask_before_replacing_a_file(model_file, tmp_path):
     assert _snapshot(tmp_path) == before
     status, _, stderr = run(["predict", model_file, csv, "--out", predictions, "--force"])
     assert status == 0, stderr
-    assert predictions.read_text().startswith("file,face,x,y,width,height,label,")
+    assert predictions.read_text().startswith("file,face,x,y,width,height,left_eye_x,")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -190,6 +190,39 @@ def test_auto_is_yunet_where_it_runs():
         resolve_detector("mtcnn")
 
 
+def test_where_yunet_cannot_run_auto_is_haar_and_yunet_is_refused(astronaut, monkeypatch,
+                                                                  tmp_path, capsys):
+    """As on macOS, aarch64 or Python >= 3.12, where yuface has no wheel."""
+    from fer_sklearn.cli import main
+
+    monkeypatch.setattr(_yunet, "available", lambda: False)
+    assert resolve_detector("auto") == "haar"
+    faces = detect_faces([astronaut])
+    assert len(faces) == 1 and faces[["nose_x", "mouth_left_x"]].isna().all().all()
+    with pytest.raises(ImportError, match="detector='yunet' needs the yuface wheel"):
+        detect_faces([astronaut], detector="yunet")
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    assert main(["predict", str(tmp_path / "a.png"), "--detector", "yunet"]) == 2
+    assert "needs the yuface wheel" in capsys.readouterr().err
+
+
+def test_detector_params_hold_the_detectors_own_settings_only(astronaut):
+    for key in ("min_size", "detector", "max_width"):
+        with pytest.raises(ValueError, match=rf"unknown keys \['{key}'\]"):
+            detect_faces([astronaut], detector="haar", detector_params={key: 1})
+    with pytest.raises(ValueError, match="detector 'auto' chose"):
+        detect_faces([astronaut], detector_params={"no_such_setting": 1})
+
+
+@YUNET
+def test_yunet_threads_give_the_serial_table():
+    images = [np.pad(np.asarray(Image.fromarray(np.uint8(face * 255)).resize(
+        (125, 125), Image.BICUBIC)), 62, mode="edge") for face in skimage_data.lfw_subset()[:12]]
+    serial = detect_faces(images, detector="yunet")
+    pd.testing.assert_frame_equal(detect_faces(images, detector="yunet", n_jobs=2), serial)
+    assert len(serial) >= 10
+
+
 @pytest.mark.parametrize("detector", DETECTORS)
 def test_detect_astronaut(astronaut, detector):
     faces = detect_faces([astronaut], detector=detector)
@@ -364,10 +397,12 @@ def test_landmark_framing_recovers_a_known_similarity():
     points = (FER2013_LANDMARKS - 0.5) * side @ turn.T + centre
     cx, cy, got_side, got_tilt = _face_frame((0, 0, 1, 1), 0.0, points.ravel(), None)
     np.testing.assert_allclose([cx, cy, got_side, got_tilt], [*centre, side, tilt], atol=1e-9)
-    # A missing landmark (Haar: eyes only) falls back on the box and its angle.
-    points[2] = np.nan
-    frame = _face_frame((10, 20, 100, 100), 0.0, points.ravel(), None)
-    np.testing.assert_allclose(frame, (60, 70.4, 102.5, 0.0), atol=1e-9)
+    # A missing landmark (Haar: eyes only), or five at one point, falls back on the box.
+    for bad in (np.where(np.arange(10) == 4, np.nan, points.ravel()), np.full(10, 7.0)):
+        frame = _face_frame((10, 20, 100, 100), 0.0, bad, None)
+        np.testing.assert_allclose(frame, (60, 70.4, 102.5, 0.0), atol=1e-9)
+    with pytest.raises(ValueError, match="landmarks must be 10 numbers"):
+        crop_face(np.zeros((50, 50), np.uint8), (0, 0, 10, 10), landmarks=[1, 2, 3])
 
 
 def test_aligner_no_face_options(tmp_path):

@@ -29,6 +29,7 @@ from .._labels import class_names
 from .._output import OutputError, check_output_file
 from ..datasets import USAGES
 from ..exceptions import CheckpointError
+from ..faces._detect import DETECTORS
 from ..video._read import VIDEO_SUFFIXES
 from ._common import CLIError, labelled_data, load_model, write_text
 from ._interrupt import Interrupted, interrupts_raise
@@ -315,7 +316,7 @@ def build_parser():
     predict.add_argument("--smoothing", type=_positive_float, metavar="SECONDS",
                          help="clips: smooth each track's probabilities with an exponential "
                               "moving average of this time constant")
-    predict.add_argument("--detector", choices=["auto", "yunet", "haar"], default="auto",
+    predict.add_argument("--detector", choices=["auto", *DETECTORS], default="auto",
                          help="face detector for photographs and clips: 'yunet' (a CNN with "
                               "five landmarks; x86-64 Linux/Windows, Python <= 3.11), 'haar' "
                               "(OpenCV's cascades, eyes only, everywhere), 'auto' (default: "

@@ -256,7 +256,9 @@ def predict_command(args):
     table = pd.concat(tables, ignore_index=True)
     if "error" not in table.columns:
         table["error"] = np.nan
-    landmarks = [column for column in COLUMNS[8:] if column in table.columns]
+    landmarks = list(COLUMNS[8:])  # NaN for faces of tables and clips, which have none
+    table = table.reindex(columns=[*table.columns,
+                                   *(c for c in landmarks if c not in table.columns)])
     order = ["file", "path", *(["frame", "time"] if clips else []), "face", "x", "y", "width",
              "height", *landmarks, "label", *proba_columns, "error"]
     table = table[order]

@@ -8,7 +8,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._detect import DETECTORS, _as_images, _detect_one, _detect_params, _to_frame
+from ._detect import DETECTORS, LANDMARKS, _as_images, _detect_one, _detect_params, _to_frame
 from ._io import read_image
 
 FER2013_LANDMARKS = np.array([[0.292, 0.389], [0.681, 0.389], [0.479, 0.590],
@@ -209,7 +209,7 @@ class FaceAligner(TransformerMixin, BaseEstimator):
     def _detector(self):
         _check_framing(self.framing)
         return _detect_params(detector=self.detector, min_size=self.min_size,
-                              **(self.detector_params or {}))
+                              detector_params=self.detector_params)
 
     def _one(self, image, index, params):
         import cv2
@@ -292,7 +292,8 @@ def extract_faces(images, *, size=48, framing=None, detector="auto", min_size=0.
     """
     images = _as_images(images)
     _check_framing(framing)
-    params = _detect_params(detector=detector, min_size=min_size, **(detector_params or {}))
+    params = _detect_params(detector=detector, min_size=min_size,
+                            detector_params=detector_params)
 
     def one(image):
         gray = read_image(image, mode="L")
@@ -352,6 +353,11 @@ def crop_face(gray, box, *, angle=0.0, landmarks=None, size=48, framing=None):
     -------
     face : ndarray of uint8, shape (size, size)
         Parts of the cut outside the photograph repeat its edge pixels.
+
+    Raises
+    ------
+    ValueError
+        ``landmarks`` is not 10 numbers.
     """
     return _cut(gray, *_face_frame(box, angle, landmarks, framing), size)
 
@@ -359,8 +365,13 @@ def crop_face(gray, box, *, angle=0.0, landmarks=None, size=48, framing=None):
 def _face_frame(box, angle, landmarks, framing):
     """Where a face's crop lies in the photo: centre x, y, side (pixels) and tilt (degrees)."""
     if framing is None and landmarks is not None:
-        points = np.asarray(landmarks, float).reshape(5, 2)
-        if np.isfinite(points).all():
+        points = np.asarray(landmarks, float)
+        if points.size != 10:
+            raise ValueError(f"landmarks must be 10 numbers (x, y of {', '.join(LANDMARKS)}), "
+                             f"got shape {points.shape}")
+        points = points.reshape(5, 2)
+        # All five, and not all at one point (a fit needs their spread).
+        if np.isfinite(points).all() and np.ptp(points, axis=0).max() > 0:
             return _landmark_frame(points)
     scale, dx, dy = FER2013_FRAMING if framing is None else framing
     x, y, w, h = (float(v) for v in box)

@@ -117,7 +117,8 @@ def predict_images(images, estimator=None, *, framing=None, detector="auto", min
     'missing.jpg: no such file or folder'
     """
     _check_framing(framing)
-    params = _detect_params(detector=detector, min_size=min_size, **(detector_params or {}))
+    params = _detect_params(detector=detector, min_size=min_size,
+                            detector_params=detector_params)
     if estimator is None:
         from ..pretrained import load_pretrained
 

@@ -37,6 +37,9 @@ benchmark they lift recall from 94.3% to 98.0% (false detections 0.027 and
 per photo does not move."""
 
 
+_LOADING = threading.RLock()  # the library's first load and its model's first use, once
+
+
 @functools.cache
 def available():
     """Whether the ``yuface`` wheel is installed and this CPU can run it (AVX2)."""
@@ -47,7 +50,8 @@ def available():
     if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
         return False
     try:
-        _search(np.zeros((32, 32), np.uint8), 1.0)  # loads the library, initialises its model
+        with _LOADING:
+            _search(np.zeros((32, 32), np.uint8), 1.0)  # loads the library, sets up its model
     except (ImportError, OSError, AttributeError):
         return False
     return True
@@ -72,24 +76,27 @@ def _facedetect_cnn():
     """
     import ctypes
 
-    # yuface bundles its own OpenMP runtime, whose threads spin between calls
-    # unless told to wait passively (measured: 1.35 cores busy against 0.99 for
-    # the same detections); the runtime reads the setting once, when loaded,
-    # and importing yuface's module loads it with the library.
-    before = os.environ.get("OMP_WAIT_POLICY")
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        import yuface.yuface
-    finally:
-        if before is None:
-            del os.environ["OMP_WAIT_POLICY"]
-        else:
-            os.environ["OMP_WAIT_POLICY"] = before
+    with _LOADING:  # one thread loads, with the environment as it was
+        # On Linux yuface bundles its own OpenMP runtime, whose threads spin
+        # between calls unless told to wait passively (measured: 1.35 cores busy
+        # against 0.99 for the same detections); the runtime reads the setting
+        # once, when importing yuface's module loads it. A user's own setting wins.
+        unset = "OMP_WAIT_POLICY" not in os.environ
+        if unset:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        try:
+            import yuface.yuface
+        finally:
+            if unset:
+                del os.environ["OMP_WAIT_POLICY"]
     folder = os.path.dirname(yuface.yuface.__file__)
-    name, symbol = (("facedetection.dll", "?facedetect_cnn@@YAPEAHPEAE0HHH@Z")
-                    if sys.platform == "win32" else
-                    ("libfacedetection.so", "_Z14facedetect_cnnPhS_iii"))
-    function = getattr(ctypes.CDLL(os.path.join(folder, name)), symbol)
+    if sys.platform == "win32":
+        path, symbol = "facedetection.dll", "?facedetect_cnn@@YAPEAHPEAE0HHH@Z"
+    else:  # the file yuface's module links to (its soname), so the copy loaded is reused
+        names = sorted(name for name in os.listdir(folder)
+                       if name.startswith("libfacedetection.so"))
+        path, symbol = names[-1], "_Z14facedetect_cnnPhS_iii"
+    function = getattr(ctypes.CDLL(os.path.join(folder, path)), symbol)
     function.restype = ctypes.c_void_p
     function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                          ctypes.c_int]
@@ -108,7 +115,9 @@ def settings(*, score_threshold=SCORE_THRESHOLD, retry_angles=RETRY_ANGLES):
 
 def _search(view, threshold):
     """YuNet on one grey image: rows of box, score (0..1), ten landmark coordinates."""
-    buffer = _LOCAL.__dict__.setdefault("buffer", np.zeros(_BUFFER_BYTES, np.uint8))
+    buffer = getattr(_LOCAL, "buffer", None)
+    if buffer is None:
+        buffer = _LOCAL.buffer = np.zeros(_BUFFER_BYTES, np.uint8)
     bgr = np.ascontiguousarray(np.repeat(view[:, :, None], 3, axis=2))
     height, width = view.shape
     _facedetect_cnn()(buffer.ctypes.data, bgr.ctypes.data, width, height, 3 * width)

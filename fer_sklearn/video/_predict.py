@@ -203,8 +203,9 @@ def _check_settings(*, step, rate, detect_every, min_face_size, detection_width,
         positive_int("detection_width", detection_width)
     _check_framing(framing)
     name = resolve_detector(detector)
-    params = _detect_params(detector=name, min_size=min_face_size, max_width=detection_width,
-                            **{**VIDEO_DETECTOR[name], **(detector_params or {})})
+    params = _detect_params(detector=detector, min_size=min_face_size,
+                            max_width=detection_width,
+                            detector_params={**VIDEO_DETECTOR[name], **(detector_params or {})})
     return dict(step=step, rate=rate, detect_every=detect_every, smoothing=smoothing,
                 frame_rate=frame_rate, framing=framing, batch_size=batch_size, params=params)
 
