@@ -394,7 +394,7 @@ def test_landmark_framing_recovers_a_known_similarity():
     side, tilt, centre = 150.0, 20.0, np.array([300.0, 200.0])
     theta = np.radians(tilt)  # clockwise on screen, y pointing down
     turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    points = (FER2013_LANDMARKS - 0.5) * side @ turn.T + centre
+    points = (np.array(FER2013_LANDMARKS) - 0.5) * side @ turn.T + centre
     cx, cy, got_side, got_tilt = _face_frame((0, 0, 1, 1), 0.0, points.ravel(), None)
     np.testing.assert_allclose([cx, cy, got_side, got_tilt], [*centre, side, tilt], atol=1e-9)
     # A missing landmark (Haar: eyes only), or five at one point, falls back on the box.

@@ -11,13 +11,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._detect import DETECTORS, LANDMARKS, _as_images, _detect_one, _detect_params, _to_frame
 from ._io import read_image
 
-FER2013_LANDMARKS = np.array([[0.292, 0.389], [0.681, 0.389], [0.479, 0.590],
-                              [0.326, 0.757], [0.653, 0.757]])
+FER2013_LANDMARKS = ((0.292, 0.389), (0.681, 0.389), (0.479, 0.590), (0.326, 0.757),
+                     (0.653, 0.757))
 """Where FER2013's faces have their five landmarks, in units of the crop's side.
 
-Rows follow :data:`LANDMARKS` (left eye, right eye, nose tip, left and right
-mouth corner; left = on the image's left), columns are x and y from the
-crop's top-left corner. Measured by ``benchmarks/bench_faces.py --framing
+One (x, y) pair per landmark, from the crop's top-left corner, in the order
+of :data:`LANDMARKS` (left eye, right eye, nose tip, left and right mouth
+corner; left = on the image's left). Measured by ``benchmarks/bench_faces.py --framing
 1000``: YuNet run on 1,000 random FER2013 Training crops upscaled to 144 px and
 padded by 96 px of their mean grey; medians over the 991 crops where it found
 the face (interquartile ranges 0.06-0.08 crop sides). :func:`crop_face` cuts
@@ -389,8 +389,9 @@ def _landmark_frame(points):
     scales) from the photo's points ``z`` to the template's ``t``, in crop
     units, by least squares (Umeyama, 1991).
     """
+    template = np.array(FER2013_LANDMARKS)
     z = points[:, 0] + 1j * points[:, 1]
-    t = FER2013_LANDMARKS[:, 0] + 1j * FER2013_LANDMARKS[:, 1]
+    t = template[:, 0] + 1j * template[:, 1]
     zc, tc = z - z.mean(), t - t.mean()
     a = np.sum(np.conj(zc) * tc) / np.sum(np.abs(zc) ** 2)
     b = t.mean() - a * z.mean()

@@ -31,8 +31,28 @@ _MODULES = {"yunet": _yunet, "haar": _haar}
 def resolve_detector(detector):
     """The detector ``detector`` names: ``"auto"`` is YuNet where it runs, else Haar.
 
-    Raises ValueError for an unknown name, ImportError where YuNet is asked
-    for by name and cannot run here.
+    Parameters
+    ----------
+    detector : {"auto", "yunet", "haar"}
+        A detector's name, as :func:`detect_faces` takes it.
+
+    Returns
+    -------
+    name : {"yunet", "haar"}
+        The detector that runs on this machine.
+
+    Raises
+    ------
+    ValueError
+        An unknown name.
+    ImportError
+        ``"yunet"`` where it cannot run (no ``yuface`` wheel, or no AVX2).
+
+    Examples
+    --------
+    >>> from fer_sklearn.faces import resolve_detector
+    >>> resolve_detector("haar")
+    'haar'
     """
     if detector == "auto":
         return "yunet" if _yunet.available() else "haar"
