@@ -79,10 +79,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
+from skorch.callbacks import Callback
 
 from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
                          read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
+from fer_sklearn._output import atomic_open
 from fer_sklearn._test_time import n_views as _views_per_image
 from fer_sklearn.pretrained._load import _file_name
 
@@ -94,6 +97,10 @@ SEED = 0
 SIDE = 48
 # How a file's metadata names the targets it was trained on.
 LABELS = {"majority": "majority labels", "distribution": "vote distributions"}
+# The validation split that every --holdout network leaves out of Training: the same
+# rows whatever the network's seed, so that benchmarks/select_ensemble.py scores single
+# networks, their ensembles and their weight averages on faces none of them trained on.
+HOLDOUT_FRACTION, HOLDOUT_SEED = 0.1, 0
 # The starting learning rate of --continue: a sixth of the default's peak (3e-3).
 CONTINUE_LR = 5e-4
 # The FER+ emotion that each FER2013 emotion is (Barsoum et al., 2016, kept FER2013's
@@ -229,6 +236,39 @@ def upsample(X, size):
     faces = torch.nn.functional.interpolate(faces, size=(size, size), mode="bilinear",
                                             align_corners=False)
     return faces.clamp(0, 255).reshape(len(X), size * size).numpy()
+
+
+def holdout_split(y):
+    """Positions of the Training rows a ``--holdout`` network trains on, and of those it leaves out.
+
+    A stratified :data:`HOLDOUT_FRACTION` of the rows, drawn with
+    :data:`HOLDOUT_SEED` whatever the network's own seed; both index arrays
+    sorted.
+    """
+    keep, held = train_test_split(np.arange(len(y)), test_size=HOLDOUT_FRACTION,
+                                  random_state=HOLDOUT_SEED, stratify=y)
+    return np.sort(keep), np.sort(held)
+
+
+class KeepWeights(Callback):
+    """Write the network's weights after each of the last ``n`` epochs to ``folder/epoch_NN.pt``.
+
+    The snapshots that ``benchmarks/select_ensemble.py`` averages (SWA,
+    Izmailov et al. 2018) to see whether the mean of the last epochs' weights
+    beats the last epoch's. Each file is written atomically, so a run killed
+    and resumed (``--checkpoint``) leaves only whole ones.
+    """
+
+    def __init__(self, folder, n):
+        self.folder = folder
+        self.n = n
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch > net.max_epochs - self.n:
+            os.makedirs(self.folder, exist_ok=True)
+            with atomic_open(Path(self.folder) / f"epoch_{epoch:02d}.pt") as file:
+                torch.save(net.module_.state_dict(), file)
 
 
 def check_input_size(file, info, parser):
@@ -574,6 +614,13 @@ def main(argv=None):
     parser.add_argument("--faces", action="store_true",
                         help="write <model>_faces.skops, the variant load_pretrained(faces=True) "
                              "uses")
+    parser.add_argument("--holdout", action="store_true",
+                        help=f"train a network afresh on Training less its validation split "
+                             f"({HOLDOUT_FRACTION:.0%}, the same rows for every seed), which "
+                             f"benchmarks/select_ensemble.py scores")
+    parser.add_argument("--snapshots", type=int, default=0, metavar="N",
+                        help="a network trained afresh also writes its weights after each of "
+                             "its last N epochs to OUT/snapshots/ (for weight averaging)")
     parser.add_argument("--test-time-shift", type=int, default=None,
                         help="the shipped model's test_time_shift (default: the estimator's)")
     args = parser.parse_args(argv)
@@ -597,6 +644,11 @@ def main(argv=None):
     if args.aligned and not (args.resume and args.faces):
         parser.error("--aligned trains the variant for photographs: it needs --continue "
                      "and --faces")
+    if (args.holdout or args.snapshots) and (args.members or args.resume or args.transfer):
+        parser.error("--holdout and --snapshots apply to a network trained afresh: no "
+                     "--members, --continue or --from")
+    if args.snapshots < 0:
+        parser.error(f"--snapshots must be >= 0; got {args.snapshots}")
     if args.mixup is not None and not 0 <= args.mixup < float("inf"):
         parser.error(f"--mixup must be a number >= 0; got {args.mixup}")
     if args.mixup is not None and (args.members or args.resume or args.transfer):
@@ -625,6 +677,10 @@ def main(argv=None):
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
+    if args.holdout:
+        keep = holdout_split(y_train)[0]
+        X_train, y_train = X_train[keep], y_train[keep]
+        shares = None if shares is None else shares[keep]
     if args.input_size != SIDE:
         X_train, X_test = upsample(X_train, args.input_size), upsample(X_test, args.input_size)
     if args.aligned:
@@ -657,16 +713,21 @@ def main(argv=None):
             model.set_params(max_epochs=args.max_epochs)
         if args.mixup is not None:
             model.set_params(mixup=args.mixup)
+        if args.snapshots:
+            model.set_params(callbacks=[("keep_weights", KeepWeights(
+                str(Path(args.out) / "snapshots"), args.snapshots))])
         print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs",
               flush=True)
         start = time.perf_counter()
         model.fit(X_train, y_train, **fit_params(args.labels, shares))
         # A fit resumed from --checkpoint ran only its last epochs here: count them all.
         fit_seconds = max(time.perf_counter() - start, float(model.history_["dur"].sum()))
-        model.set_params(checkpoint=None)  # a scratch folder is no part of the recipe
+        # A scratch folder is no part of the recipe, nor is where the snapshots went.
+        model.set_params(checkpoint=None, callbacks=None)
         members, seed, labels = None, args.seed, args.labels
         trained_on = (f"{len(y_train)} FER2013 Training rows"
-                      + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else ""))
+                      + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else "")
+                      + (" (the --holdout validation split left out)" if args.holdout else ""))
     if args.test_time_shift is not None:
         model.set_params(test_time_shift=args.test_time_shift)
 
@@ -704,6 +765,8 @@ def main(argv=None):
         "members": members,
         "continuation": continuation,
         "faces": args.faces,
+        "holdout": ({"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED} if args.holdout
+                    else None),
         "publictest_accuracy": accuracy,
         "publictest_n": int(len(y_test)),
         "publictest_recall": {str(c): float(np.mean(y_pred[y_test == c] == c))
