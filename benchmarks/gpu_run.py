@@ -17,10 +17,13 @@ MB, 70.5 MB with zlib and 56.8 MB with LZMA, too much beside the repository's
 ``run`` checks the library on the device -- ``fit``, ``predict_proba``,
 bfloat16 autocast, ``save`` of the fitted model and ``load`` on the CPU --
 then fits ``FERCNNClassifier()`` (the library's defaults, 60 epochs) with
-seeds 0, 1, ... on the Training rows, as long as the next network is expected
-to finish within ``--minutes``; each network is saved as it finishes, scored
-on PublicTest (10 test-time views) and written to ``run.json``, with the
-ensemble of those done so far. Its dry run, here, on the CPU::
+seeds 0, 1, ... on the Training rows less the validation split that
+``benchmarks/pretrained.py --holdout`` leaves out, as long as the next
+network is expected to finish within ``--minutes``; each network is saved as
+it finishes (with the metadata that ``benchmarks/select_ensemble.py`` needs
+to score it beside the CPU's ``--holdout`` networks), scored on the
+validation split and on PublicTest (10 test-time views) and written to
+``run.json``, with the ensemble of those done so far. Its dry run, here, on the CPU::
 
     python benchmarks/gpu_run.py pack --out /tmp/gpu --n-samples 600
     python benchmarks/gpu_run.py run --data /tmp/gpu --out /tmp/gpu_out --device cpu \\
@@ -98,17 +101,31 @@ def pack(args):
                                 "y_train": bunch.target[train[half:]].astype(np.int8),
                                 "X_test": pixels[test],
                                 "y_test": bunch.target[test].astype(np.int8)})
+    from pretrained import sha256  # benchmarks/ is the script's directory
+
+    # The CSV's digest, which select_ensemble.py checks the networks trained on it against;
+    # none for a part of the rows (a dry run's), whose networks are no candidates there.
+    (out / "part2" / "data.json").write_text(json.dumps({"data_sha256": None if args.n_samples
+                                                         else {os.path.basename(args.data):
+                                                               sha256(args.data)}}))
     for part in PARTS:
         size = sum(f.stat().st_size for f in (out / part).iterdir())
         print(f"{out / part}: {size / 1e6:.1f} MB")
 
 
 def load_packed(folder):
-    """``(X_train, y_train, X_test, y_test)`` from the parts ``pack`` wrote."""
+    """``(X_train, y_train, X_test, y_test, data_sha256)`` from the parts ``pack`` wrote.
+
+    Labels are FER2013's emotion names, as ``pretrained.py`` trains on them.
+    """
+    from fer_sklearn import EMOTIONS
+
     first, second = (_read_part(Path(folder) / part) for part in PARTS)
+    names = np.asarray(EMOTIONS)
+    data = json.loads((Path(folder) / "part2" / "data.json").read_text())
     return (np.concatenate([first["X_train"], second["X_train"]]),
-            np.concatenate([first["y_train"], second["y_train"]]).astype(np.int64),
-            second["X_test"], second["y_test"].astype(np.int64))
+            names[np.concatenate([first["y_train"], second["y_train"]])],
+            second["X_test"], names[second["y_test"]], data["data_sha256"])
 
 
 # -------------------------------------------------------------------- run
@@ -157,6 +174,9 @@ def _write_json(path, record):
 def run(args):
     import torch
 
+    from pretrained import (git_commit, holdout_record, holdout_split, machine,
+                            precision_used, recipe)  # benchmarks/ is the script's directory
+
     from fer_sklearn import FERCNNClassifier, save
 
     deadline = time.monotonic() + 60 * args.minutes
@@ -170,29 +190,41 @@ def run(args):
     _write_json(out / "run.json", record)
     print(json.dumps(record["check"], indent=1), flush=True)
 
-    X, y, X_test, y_test = load_packed(args.data)
+    X, y, X_test, y_test, data_sha256 = load_packed(args.data)
     if args.n_samples:
-        X, y = X[:args.n_samples], y[:args.n_samples]
-    probas, seed, per_network = [], args.first_seed, None
+        X, y, data_sha256 = X[:args.n_samples], y[:args.n_samples], None
+    holdout = holdout_record(y)
+    keep, held = holdout_split(y)
+    X, y, X_valid, y_valid = X[keep], y[keep], X[held], y[held]
+    probas, seed, per_network = {"validation": [], "publictest": []}, args.first_seed, None
     # Start a network only when the last one's time fits in what is left.
     while (time.monotonic() + (per_network or 0) < deadline
-           and len(probas) < (args.max_networks or np.inf)):
+           and len(probas["publictest"]) < (args.max_networks or np.inf)):
         start = time.perf_counter()
         model = FERCNNClassifier(max_epochs=args.max_epochs, random_state=seed, device=device)
         model.fit(X, y)
         per_network = time.perf_counter() - start
-        save(model, out / f"fer2013_seed{seed}.skops")
-        proba = model.predict_proba(X_test)
-        probas.append(proba)
-        ensemble = np.mean(probas, axis=0)
-        record["networks"].append({
-            "seed": seed, "fit_seconds": round(per_network, 1),
-            "epoch_seconds": round(float(model.history_["dur"].median()), 2),
-            "publictest_accuracy": round(float(np.mean(
-                model.classes_[proba.argmax(axis=1)] == y_test)), 4),
-            "ensemble_publictest_accuracy": round(float(np.mean(
-                model.classes_[ensemble.argmax(axis=1)] == y_test)), 4),
-        })
+        network = {"seed": seed, "fit_seconds": round(per_network, 1),
+                   "epoch_seconds": round(float(model.history_["dur"].median()), 2)}
+        for part, X_part, y_part in (("validation", X_valid, y_valid),
+                                     ("publictest", X_test, y_test)):
+            probas[part].append(model.predict_proba(X_part))
+            for key, proba in ((part, probas[part][-1]),
+                               (f"ensemble_{part}", np.mean(probas[part], axis=0))):
+                network[f"{key}_accuracy"] = round(float(np.mean(
+                    model.classes_[proba.argmax(axis=1)] == y_part)), 4)
+        # The metadata pretrained.py writes, so that its --members joins these networks.
+        save(model, out / f"fer2013_seed{seed}.skops", metadata={
+            "name": "fer2013", "classes": [str(c) for c in model.classes_],
+            "trained_on": f"{len(y)} FER2013 Training rows (the --holdout validation split "
+                          "left out)",
+            "labels": "majority", "data_sha256": data_sha256, "git_commit": git_commit(),
+            "recipe": recipe(model), "input_size": SIDE, "seed": seed, "holdout": holdout,
+            "publictest_accuracy": network["publictest_accuracy"],
+            "publictest_n": int(len(y_test)), "precision_used": precision_used(model),
+            "fit_seconds": per_network, "machine": {**machine(), "device": record["device"]},
+            "command": record["command"]})
+        record["networks"].append(network)
         _write_json(out / "run.json", record)
         print(json.dumps(record["networks"][-1]), flush=True)
         seed += 1

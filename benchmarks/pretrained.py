@@ -62,6 +62,10 @@ commands that made each one, and each run's time on 2 CPU cores
         --max-epochs 8 --lr 1e-3 --out runs/ferplus_from
     python benchmarks/pretrained.py ferplus --labels distribution --seed 1 --max-epochs 16 \
         --input-size 64 --out runs/ferplus_64
+    # networks for benchmarks/select_ensemble.py (ensembles, weight averages), each on
+    # Training less one validation split, the last 15 epochs' weights kept:
+    python benchmarks/pretrained.py fer2013 --holdout --snapshots 15 --seed 10 \
+        --checkpoint ~/ckpt/fer2013_v10 --out ~/runs/fer2013_v10
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -241,13 +245,27 @@ def upsample(X, size):
 def holdout_split(y):
     """Positions of the Training rows a ``--holdout`` network trains on, and of those it leaves out.
 
-    A stratified :data:`HOLDOUT_FRACTION` of the rows, drawn with
+    ``y`` holds the rows' FER2013 emotion names (the stratified draw depends
+    on the labels' form, so integer codes would give other rows). A
+    stratified :data:`HOLDOUT_FRACTION` of the rows, drawn with
     :data:`HOLDOUT_SEED` whatever the network's own seed; both index arrays
     sorted.
     """
     keep, held = train_test_split(np.arange(len(y)), test_size=HOLDOUT_FRACTION,
                                   random_state=HOLDOUT_SEED, stratify=y)
     return np.sort(keep), np.sort(held)
+
+
+def holdout_record(y):
+    """What a ``--holdout`` network's metadata says of the rows it left out of ``y``.
+
+    The split's settings and the SHA-256 of the held-out positions, which
+    ``select_ensemble.py`` compares with the split it makes, so that a network
+    split on other rows, or by another scikit-learn's draw, is refused.
+    """
+    held = holdout_split(y)[1]
+    return {"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED, "rows": int(len(y)),
+            "held_sha256": hashlib.sha256(held.astype(np.int64).tobytes()).hexdigest()}
 
 
 class KeepWeights(Callback):
@@ -620,7 +638,8 @@ def main(argv=None):
                              f"benchmarks/select_ensemble.py scores")
     parser.add_argument("--snapshots", type=int, default=0, metavar="N",
                         help="a network trained afresh also writes its weights after each of "
-                             "its last N epochs to OUT/snapshots/ (for weight averaging)")
+                             "its last N epochs to OUT/snapshots/ (for weight averaging); a "
+                             "--checkpoint resumes only with the same --out and N")
     parser.add_argument("--test-time-shift", type=int, default=None,
                         help="the shipped model's test_time_shift (default: the estimator's)")
     args = parser.parse_args(argv)
@@ -647,6 +666,10 @@ def main(argv=None):
     if (args.holdout or args.snapshots) and (args.members or args.resume or args.transfer):
         parser.error("--holdout and --snapshots apply to a network trained afresh: no "
                      "--members, --continue or --from")
+    if args.holdout and (args.model != "fer2013" or args.limit or args.input_size != SIDE):
+        parser.error("--holdout leaves out a split of all the FER2013 Training rows, for "
+                     f"networks that take {SIDE}x{SIDE} faces: name fer2013, without --limit "
+                     "or --input-size")
     if args.snapshots < 0:
         parser.error(f"--snapshots must be >= 0; got {args.snapshots}")
     if args.mixup is not None and not 0 <= args.mixup < float("inf"):
@@ -677,6 +700,7 @@ def main(argv=None):
     if args.limit:
         X_train, y_train = X_train[:args.limit], y_train[:args.limit]
         shares = None if shares is None else shares[:args.limit]
+    y_train_all = y_train
     if args.holdout:
         keep = holdout_split(y_train)[0]
         X_train, y_train = X_train[keep], y_train[keep]
@@ -765,8 +789,7 @@ def main(argv=None):
         "members": members,
         "continuation": continuation,
         "faces": args.faces,
-        "holdout": ({"fraction": HOLDOUT_FRACTION, "seed": HOLDOUT_SEED} if args.holdout
-                    else None),
+        "holdout": holdout_record(y_train_all) if args.holdout else None,
         "publictest_accuracy": accuracy,
         "publictest_n": int(len(y_test)),
         "publictest_recall": {str(c): float(np.mean(y_pred[y_test == c] == c))

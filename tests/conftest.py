@@ -104,3 +104,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fer2013_csv(tmp_path):
+    """``(path, X, y)``: 400 synthetic faces in FER2013's CSV, 300 Training and 100 PublicTest
+    rows, pixels rounded to 0..255, ``y`` FER2013's emotion codes (for the benchmark scripts)."""
+    from fer_sklearn.datasets import make_faces
+
+    X, y = make_faces(400, random_state=0, return_X_y=True)
+    X = np.rint(X).astype(np.uint8)
+    usage = ["Training"] * 300 + ["PublicTest"] * 100
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels,Usage\n" + "".join(
+        f"{label},{' '.join(map(str, row))},{part}\n" for label, row, part in zip(y, X, usage)))
+    return path, X, y

@@ -433,6 +433,25 @@ def test_aligner_keep_best_or_largest(astronaut):
         largest[0], crop_face(gray, boxes[np.argmax(boxes[:, 2])], size=16).ravel())
 
 
+def test_unturned_haar_cut_skips_the_eye_search(astronaut, monkeypatch):
+    # The eyes only measure the tilt: FaceAligner(rotate=False) cuts the same face without
+    # searching for them, unless detector_params asks for them.
+    from fer_sklearn.faces import _haar
+
+    fast = {"angles": (0,)}
+    expected = FaceAligner(rotate=False, size=16, detector="haar",
+                           detector_params={**fast, "eyes": True}).transform([astronaut])
+    searched = []
+    find_eyes = _haar._find_eyes
+    monkeypatch.setattr(_haar, "_find_eyes", lambda *a: searched.append(1) or find_eyes(*a))
+    unturned = FaceAligner(rotate=False, size=16, detector="haar",
+                           detector_params=fast).transform([astronaut])
+    assert searched == []
+    np.testing.assert_array_equal(unturned, expected)
+    FaceAligner(size=16, detector="haar", detector_params=fast).transform([astronaut])
+    assert searched  # a turned cut needs the eyes
+
+
 def test_aligner_pipeline_on_paths_pil_and_arrays(tmp_path, astronaut):
     from sklearn.pipeline import make_pipeline
 

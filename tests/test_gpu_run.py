@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from fer_sklearn import load
-from fer_sklearn.datasets import make_faces
+from fer_sklearn import EMOTIONS, load, read_metadata
 
 
 @pytest.fixture
@@ -19,17 +18,12 @@ def gpu_run(monkeypatch):
     return gpu_run
 
 
-def test_the_gpu_run_packs_the_data_and_runs_on_the_cpu(gpu_run, tmp_path):
-    X, y = make_faces(400, random_state=0, return_X_y=True)
-    usage = ["Training"] * 300 + ["PublicTest"] * 100
-    csv = tmp_path / "fer2013.csv"
-    csv.write_text("emotion,pixels,Usage\n" + "".join(
-        f"{label},{' '.join(map(str, np.rint(row).astype(int)))},{part}\n"
-        for label, row, part in zip(y, X, usage)))
+def test_the_gpu_run_packs_the_data_and_runs_on_the_cpu(gpu_run, fer2013_csv, tmp_path):
+    csv, X, y = fer2013_csv
     gpu_run.main(["pack", "--data", str(csv), "--out", str(tmp_path / "packed")])
-    X_train, y_train, X_test, y_test = gpu_run.load_packed(tmp_path / "packed")
-    np.testing.assert_array_equal(X_train, np.rint(X[:300]).astype(np.uint8))
-    np.testing.assert_array_equal(y_test, y[300:])
+    X_train, y_train, X_test, y_test, data_sha256 = gpu_run.load_packed(tmp_path / "packed")
+    np.testing.assert_array_equal(X_train, X[:300])
+    np.testing.assert_array_equal(y_test, np.asarray(EMOTIONS)[y[300:]])
 
     out = tmp_path / "out"
     gpu_run.main(["run", "--data", str(tmp_path / "packed"), "--out", str(out), "--device",
@@ -40,8 +34,27 @@ def test_the_gpu_run_packs_the_data_and_runs_on_the_cpu(gpu_run, tmp_path):
         assert check["module_device"] == "cpu" and check["proba_rows_sum_to_1"]
         assert check["saved_on_device_loaded_on_cpu_max_proba_difference"] < 1e-6
     assert [n["seed"] for n in record["networks"]] == [0, 1]
-    model = load(out / "fer2013_seed1.skops")
-    accuracy = float(np.mean(model.predict(X_test) == y_test))
-    assert record["networks"][1]["publictest_accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    # The networks leave out the rows pretrained.py --holdout leaves out, are scored there, and
+    # carry the metadata that select_ensemble.py checks and pretrained.py --members joins.
+    import argparse
+
+    from pretrained import combine, holdout_record, holdout_split, load_data
+
+    X_csv, y_csv, _, _, _, csv_sha256 = load_data("fer2013", csv, None)
+    np.testing.assert_array_equal(y_csv, y_train)
+    assert data_sha256 == csv_sha256
+    held = holdout_split(y_csv)[1]
+    files = [out / "fer2013_seed0.skops", out / "fer2013_seed1.skops"]
+    info = read_metadata(files[1])
+    assert info["holdout"] == holdout_record(y_csv)
+    assert info["data_sha256"] == csv_sha256
+    assert info["trained_on"].startswith(f"{300 - len(held)} FER2013 Training rows")
+    model = load(files[1])
+    for part, X_part, y_part in (("validation", X_train[held], y_train[held]),
+                                 ("publictest", X_test, y_test)):
+        accuracy = float(np.mean(model.predict(X_part) == y_part))
+        assert record["networks"][1][f"{part}_accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    ensemble, records = combine(files, "fer2013", csv_sha256, argparse.ArgumentParser())
+    assert ensemble.n_members == 2 and [r["seed"] for r in records] == [0, 1]
     assert sorted(p.name for p in out.iterdir()) == [
         "fer2013_seed0.skops", "fer2013_seed1.skops", "run.json"]

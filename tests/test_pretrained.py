@@ -249,3 +249,102 @@ def test_input_size_upsamples_as_scikit_image_and_its_files_join_nothing(tmp_pat
     with pytest.raises(SystemExit):
         combine([file, upsampled], "ferplus", info["data_sha256"], argparse.ArgumentParser())
     assert f"{upsampled} takes 64x64 faces" in capsys.readouterr().err
+
+
+def test_holdout_networks_leave_out_one_stratified_split_and_keep_their_last_weights(
+        tmp_path, monkeypatch):
+    # benchmarks/pretrained.py --holdout --snapshots and benchmarks/select_ensemble.py: every
+    # network leaves out the same stratified tenth of Training; the last epochs' weights are
+    # kept, and their average gets batch-norm statistics computed afresh on the training faces.
+    import torch
+
+    from fer_sklearn.datasets import make_faces
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from pretrained import KeepWeights, holdout_split
+    from select_ensemble import with_weights
+
+    y = np.repeat(np.array(EMOTIONS), [40, 5, 40, 70, 45, 30, 50])
+    keep, held = holdout_split(y)
+    np.testing.assert_array_equal(np.sort(np.concatenate([keep, held])), np.arange(len(y)))
+    assert len(held) == 28
+    for emotion in EMOTIONS:  # each emotion's share of the held rows is its share of y
+        assert abs(np.mean(y[held] == emotion) - np.mean(y == emotion)) <= 1 / len(held)
+    np.testing.assert_array_equal(holdout_split(y)[1], held)
+
+    X, labels = make_faces(120, image_size=16, random_state=0, return_X_y=True)
+    folder = tmp_path / "snapshots"
+    model = FERCNNClassifier(n_filters=4, n_blocks=1, max_epochs=4, batch_size=32,
+                             random_state=0, precision="float32",
+                             callbacks=[KeepWeights(str(folder), 2)]).fit(X, labels)
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["epoch_03.pt", "epoch_04.pt"]
+    last = torch.load(files[1], weights_only=True)
+    for name, value in model.net_.module_.state_dict().items():
+        torch.testing.assert_close(last[name], value)
+
+    swa = with_weights(model, files, X)
+    first = torch.load(files[0], weights_only=True)
+    module = swa.net_.module_
+    (conv_name, conv), (_, bn) = (next((n, m) for n, m in module.named_modules()
+                                       if isinstance(m, kind))
+                                  for kind in (torch.nn.Conv2d, torch.nn.BatchNorm2d))
+    key = f"{conv_name}.weight"
+    torch.testing.assert_close(conv.weight, (first[key] + last[key]) / 2)
+    # The first batch norm's statistics are those of its input over all the faces.
+    inputs = []
+    handle = bn.register_forward_hook(lambda m, args, out: inputs.append(args[0]))
+    with torch.no_grad():
+        module(model._standardise(X))
+    handle.remove()
+    torch.testing.assert_close(bn.running_mean, inputs[0].mean(dim=(0, 2, 3)), rtol=1e-4,
+                               atol=1e-5)
+    assert not module.training
+    assert swa.predict_proba(X).shape == (120, 7)
+
+
+def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_path,
+                                                               monkeypatch):
+    # pretrained.py --holdout --snapshots, then select_ensemble.py on its file, end to end.
+    import json
+
+    from fer_sklearn import load, read_metadata
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pretrained
+    import select_ensemble
+
+    csv, X, y = fer2013_csv
+    out = tmp_path / "run"
+    pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--snapshots", "2",
+                     "--max-epochs", "3", "--seed", "4", "--out", str(out)])
+    file = out / "fer2013.skops"
+    info = read_metadata(file)
+    names = np.asarray(EMOTIONS)[y[:300]]
+    keep, held = pretrained.holdout_split(names)
+    assert info["holdout"] == pretrained.holdout_record(names)
+    assert info["trained_on"].startswith(f"{len(keep)} FER2013 Training rows")
+    assert info["recipe"]["callbacks"] is None  # the snapshot folder is no part of the recipe
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["epoch_02.pt",
+                                                                     "epoch_03.pt"]
+    report = tmp_path / "levers.json"
+    select_ensemble.main([str(file), "--data", str(csv), "--out", str(report)])
+    levers = json.loads(report.read_text())
+    network = levers["networks"][str(file)]
+    accuracy = float(np.mean(load(file).predict(X[:300][held]) == names[held]))
+    assert levers["validation_faces"] == len(held) == 30
+    assert network["file as saved"]["accuracy"] == pytest.approx(accuracy)
+    assert levers["ensembles"]["1"]["mean"] == pytest.approx(accuracy)
+    assert set(network["swa"]) == {"last 1 epochs", "last 2 epochs"}
+
+    # A file that left out other rows is refused, as are --holdout runs on a part of Training.
+    from fer_sklearn import save
+
+    moved = tmp_path / "moved" / "fer2013.skops"
+    moved.parent.mkdir()
+    save(load(file), moved, metadata={**info, "holdout": {**info["holdout"], "rows": 299}})
+    with pytest.raises(SystemExit):
+        select_ensemble.main([str(moved), "--data", str(csv), "--out", str(report)])
+    with pytest.raises(SystemExit):
+        pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--limit", "200",
+                         "--out", str(out)])

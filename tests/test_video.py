@@ -222,6 +222,25 @@ def test_frames_without_a_face(known, model):
     np.testing.assert_allclose(faces.filter(like="proba_").sum(axis=1), 1, atol=1e-5)
 
 
+def test_frames_between_detections_are_cut_by_the_carried_landmarks(model):
+    # A still clip of a real photograph: the frames between two detections reuse the last
+    # detection's box, tilt and five landmarks, so they are cut, and classified, as the
+    # detected frame is; that frame is cut as FaceAligner cuts the photograph.
+    from skimage import data as skimage_data
+
+    from fer_sklearn.faces import FaceAligner, detect_faces
+
+    photo = skimage_data.astronaut()
+    if detect_faces([photo])[["nose_x", "mouth_left_x"]].isna().any(axis=None):
+        pytest.skip("the detector here gives no nose and mouth landmarks (Haar)")
+    table = predict_video(np.repeat(photo[None], 4, axis=0), model, detect_every=4)
+    assert table["detected"].tolist() == [True, False, False, False]
+    proba = table.filter(like="proba_").to_numpy()
+    np.testing.assert_allclose(proba[1:], np.repeat(proba[:1], 3, axis=0), atol=1e-6)
+    aligned = model.predict_proba(FaceAligner().transform([photo]))
+    np.testing.assert_allclose(proba[0], aligned[0], atol=1e-5)
+
+
 def test_memory_does_not_grow_with_the_clip(known, model):
     faces = list(known.values())[0]
 

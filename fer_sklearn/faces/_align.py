@@ -208,8 +208,13 @@ class FaceAligner(TransformerMixin, BaseEstimator):
 
     def _detector(self):
         _check_framing(self.framing)
-        return _detect_params(detector=self.detector, min_size=self.min_size,
-                              detector_params=self.detector_params)
+        params = _detect_params(detector=self.detector, min_size=self.min_size,
+                                detector_params=self.detector_params)
+        if (not self.rotate and params["detector"] == "haar"
+                and "eyes" not in (self.detector_params or {})):
+            # Haar's eye search only measures the tilt, which an unturned cut does not use.
+            params["eyes"] = False
+        return params
 
     def _one(self, image, index, params):
         import cv2

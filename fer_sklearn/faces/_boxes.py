@@ -1,4 +1,4 @@
-"""Box geometry shared by the detectors: overlap, merging, and turned search images."""
+"""Box geometry shared by the detectors: overlap, merging, scaled and turned search images."""
 
 import math
 
@@ -38,6 +38,24 @@ def merge(candidates, overlap, score="sum"):
             face[4] = candidates[group, 4].sum()
         faces.append(face)
     return np.array(faces, float).reshape(-1, candidates.shape[1])
+
+
+def search_image(gray, scale, max_width=None):
+    """``gray`` resized by ``scale`` for a detector's search, and the scale used.
+
+    ``max_width`` (pixels) caps the search image's width, lowering ``scale``
+    where needed: video trades reach for speed. Downscaling averages pixels
+    (``INTER_AREA``); a scale of 1 returns ``gray`` itself.
+    """
+    import cv2
+
+    h, w = gray.shape
+    if max_width:
+        scale = min(scale, max_width / w)
+    if scale == 1:
+        return gray, scale
+    size = (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
 
 
 def turned(image, angle):

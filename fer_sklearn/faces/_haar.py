@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from ._boxes import eye_angle, merge, turned
+from ._boxes import eye_angle, merge, search_image, turned
 
 # One set of loaded cascades per thread: a CascadeClassifier shared by threads
 # fails inside detectMultiScale (an out-of-range error in OpenCV 4.x), and
@@ -92,15 +92,8 @@ def detect(gray, min_side, params):
     the five landmarks' x, y of which only the eyes are filled (NaN where
     not found, and for nose and mouth).
     """
-    import cv2
-
-    h, w = gray.shape
-    scale = min(1.0, _DETECTION_SIDE / max(min_side, 1.0))
-    if params.get("max_width"):  # a cap on the search image's width (video: speed over reach)
-        scale = min(scale, params["max_width"] / w)
-    small = gray if scale == 1 else cv2.resize(
-        gray, (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)),
-        interpolation=cv2.INTER_AREA)
+    small, scale = search_image(gray, min(1.0, _DETECTION_SIDE / max(min_side, 1.0)),
+                                params.get("max_width"))
     search_side = max(int(min_side * scale), 20)
     candidates = []
     for angle in params["angles"]:

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from ._boxes import eye_angle, merge, turned
+from ._boxes import eye_angle, merge, search_image, turned
 
 # The photo is searched at this longest side at most (unless the smallest face
 # sought would then fall under _MIN_FACE pixels): YuNet finds faces down to
@@ -133,15 +133,9 @@ def detect(gray, min_side, params):
     Columns: box (x, y, w, h), score (0..1), angle (from the eyes), then the
     five landmarks' x, y.
     """
-    import cv2
-
-    h, w = gray.shape
-    scale = min(1.0, max(_SEARCH_SIDE / max(h, w), _MIN_FACE / max(min_side, 1.0)))
-    if params.get("max_width"):  # a cap on the search image's width (video: speed over reach)
-        scale = min(scale, params["max_width"] / w)
-    small = gray if scale == 1 else cv2.resize(
-        gray, (max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)),
-        interpolation=cv2.INTER_AREA)
+    small, scale = search_image(
+        gray, min(1.0, max(_SEARCH_SIDE / max(gray.shape), _MIN_FACE / max(min_side, 1.0))),
+        params.get("max_width"))
     threshold, smallest = params["score_threshold"], min_side * scale
     faces = _search(small, threshold)
     faces = faces[faces[:, 2] >= smallest]
