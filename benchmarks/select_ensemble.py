@@ -45,8 +45,8 @@ from torch.optim.swa_utils import update_bn
 from fer_sklearn import load
 from fer_sklearn.cli._study import _accuracy_interval
 
-# Weight averages over this many of the last epochs, where the snapshots reach.
-SWA_EPOCHS = (1, 2, 3, 5, 10, 15)
+# Weight averages over this many of the last epochs (--swa), where the snapshots reach.
+SWA_EPOCHS = [1, 2, 3, 5, 10, 15]
 
 
 def score(right, baseline=None):
@@ -100,6 +100,10 @@ def main(argv=None):
                         help="fer2013 files written by pretrained.py --holdout or gpu_run.py")
     parser.add_argument("--data", default=os.environ.get("FER2013_PATH",
                                                          str(DATA / "fer2013.csv.gz")))
+    parser.add_argument("--swa", type=int, nargs="*", default=SWA_EPOCHS, metavar="K",
+                        help=f"average the last K epochs' weights, for each K given (default "
+                             f"{' '.join(map(str, SWA_EPOCHS))}; none: ensembles only, which "
+                             f"is quicker: each K recomputes batch-norm statistics)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "selection"
                                              / "fer2013_levers.json"))
     args = parser.parse_args(argv)
@@ -121,13 +125,13 @@ def main(argv=None):
         proba[file] = model.predict_proba(X_val)
         network = {"file as saved": score(model.classes_[proba[file].argmax(axis=1)] == y_val)}
         kept = snapshots(file, model, parser)
-        if kept:
+        if kept and args.swa:
             baseline = with_weights(model, kept[-1:]).predict(X_val) == y_val
             network["last epoch"] = score(baseline)
             network["swa"] = {
                 f"last {k} epochs": score(
                     with_weights(model, kept[-k:], X[keep]).predict(X_val) == y_val, baseline)
-                for k in SWA_EPOCHS if k <= len(kept)}
+                for k in args.swa if k <= len(kept)}
         results["networks"][file] = network
         print(file, json.dumps(network, indent=1), flush=True)
     # Every subset of k networks, averaging their probabilities as average_ensemble does.

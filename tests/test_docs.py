@@ -177,3 +177,25 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, sour
     # The benchmarks page sums each attempt up with the same figures.
     assert benchmarks.format(tried=tried["publictest_accuracy"],
                              shipped=shipped["publictest_accuracy"]) in _text("docs/benchmarks.rst")
+
+
+def test_the_weight_averaging_table_quotes_its_selection_run():
+    # docs/fer2013_results.rst, "Beyond one network": the validation figures of
+    # benchmarks/select_ensemble.py's run, as recorded in its results file.
+    run = json.loads((REPO / "benchmarks/results/selection/fer2013_levers.json").read_text())
+    assert run["validation_faces"] == 2871
+    ((_, network),) = run["networks"].items()
+    text = _text("docs/fer2013_results.rst")
+    text = text[text.index("Beyond one network"):text.index("Not measured yet")]
+    last = network["last epoch"]
+    assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
+        in text
+    rows = [(1, "the last epoch's, batch-norm statistics recomputed")] + [
+        (k, f"mean of the last {k} epochs") for k in (2, 5, 10, 15)]
+    for k, name in rows:
+        swa = network["swa"][f"last {k} epochs"]
+        row = text[text.index(name):]
+        fixed, broken = swa["won_lost"]
+        assert f"- {swa['accuracy']:.4f} - " in row[:200]
+        assert f"{100 * swa['minus_baseline']:.2f}".replace("-", "−") in row[:200]
+        assert f"{fixed} / {broken}" in row[:200]
