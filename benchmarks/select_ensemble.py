@@ -63,14 +63,14 @@ def snapshots(file, model, parser):
     """The snapshot files of ``file``'s network, epoch by epoch up to its last; [] if none."""
     folder = Path(file).parent / "snapshots"
     found = {int(path.stem.split("_")[1]): path for path in folder.glob("epoch_*.pt")}
-    last = len(model.history_)
     if not found:
         return []
-    kept = [found[epoch] for epoch in range(min(found), last + 1) if epoch in found]
-    if max(found) != last or len(kept) != last - min(found) + 1:
+    last = len(model.history_)
+    epochs = range(min(found), last + 1)
+    if sorted(found) != list(epochs):
         parser.error(f"{folder} holds epochs {sorted(found)}, not the last ones up to the "
                      f"network's {last} without gaps")
-    return kept
+    return [found[epoch] for epoch in epochs]
 
 
 def with_weights(model, snapshots, X_fit=None):
@@ -111,12 +111,13 @@ def main(argv=None):
         parser.error("a file is named twice")
     X, y, _, _, _, data_sha256 = load_data("fer2013", args.data, None)
     keep, held = holdout_split(y)
+    expected = holdout_record(y)
     for file in args.files:
         info = model_info(file, "fer2013", data_sha256, parser)
-        if info.get("holdout") != holdout_record(y):
+        if info.get("holdout") != expected:
             parser.error(f"{file} did not leave out this validation split: its holdout is "
-                         f"{info.get('holdout')}, the split here {holdout_record(y)}")
-    X_val, y_val = X[held], y[held]
+                         f"{info.get('holdout')}, the split here {expected}")
+    X_fit, X_val, y_val = X[keep], X[held], y[held]
     results = {"validation_faces": int(len(held)), "data": args.data, "machine": machine(),
                "networks": {}, "ensembles": {}}
     proba = {}
@@ -130,7 +131,7 @@ def main(argv=None):
             network["last epoch"] = score(baseline)
             network["swa"] = {
                 f"last {k} epochs": score(
-                    with_weights(model, kept[-k:], X[keep]).predict(X_val) == y_val, baseline)
+                    with_weights(model, kept[-k:], X_fit).predict(X_val) == y_val, baseline)
                 for k in args.swa if k <= len(kept)}
         results["networks"][file] = network
         print(file, json.dumps(network, indent=1), flush=True)
