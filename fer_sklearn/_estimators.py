@@ -246,7 +246,7 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         """Check parameters against ``_parameter_constraints``: the one check of fit and predict.
 
         ``fit`` checks them all; ``predict_proba`` and the ONNX export check
-        the ones they use (``batch_size``, ``test_time_flip``,
+        the ones they use (``batch_size``, ``precision``, ``test_time_flip``,
         ``test_time_shift``), so that a value set by ``set_params`` after fit
         fails at its next use with the message fit would have given.
 
@@ -858,8 +858,9 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         sklearn.utils._param_validation.InvalidParameterError
-            If ``batch_size``, ``test_time_flip`` or ``test_time_shift`` was set
-            (by ``set_params`` after fit) to a value that ``fit`` would refuse.
+            If ``batch_size``, ``precision``, ``test_time_flip`` or
+            ``test_time_shift`` was set (by ``set_params`` after fit) to a value
+            that ``fit`` would refuse.
         ValueError
             For ``X`` that ``to_tensor`` refuses.
 
@@ -869,7 +870,10 @@ class _BaseFERClassifier(ClassifierMixin, BaseEstimator):
             When ``X`` is on another pixel scale than the training data (see ``to_tensor``).
         """
         flip, shift = self._test_time_views()
-        self._check_params(names=["batch_size"])
+        self._check_params(names=["batch_size", "precision"])
+        # The precision as set now, like the test-time views: set_params(precision=...)
+        # after fit, or on a loaded file, changes how the next prediction runs.
+        self.net_.autocast_dtype = autocast_dtype(self.precision, self.net_.device)
         probas = []
         for batch in self._input_batches(X, self.batch_size):
             # All views of a batch in one call; rows are view-major.
@@ -999,7 +1003,9 @@ _COMMON_DOC = """
         :func:`torch.autocast` (weights and loss stay float32); ``"auto"``
         does so where the device has native bfloat16 (CPUs with AVX512-BF16
         or AMX, recent GPUs) and uses float32 elsewhere. The fitted
-        ``module_`` is float32 either way.
+        ``module_`` is float32 either way; prediction uses the value set at
+        the time, so ``set_params(precision="float32")`` after fit (or on a
+        loaded model) predicts in float32.
     verbose : int, default=0
         1 prints skorch's per-epoch table; on a terminal a line under it
         shows the epochs done and the time left.

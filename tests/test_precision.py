@@ -117,6 +117,27 @@ def test_saved_estimator_predicts_in_its_precision(patch_faces, tmp_path):
     np.testing.assert_array_equal(proba, clf.predict_proba(X))
 
 
+
+@pytest.mark.parametrize("fitted, now, dtype", [("bfloat16", "float32", torch.float32),
+                                                ("float32", "bfloat16", torch.bfloat16)])
+def test_precision_set_after_fit_applies_to_prediction(patch_faces, tmp_path, fitted, now,
+                                                       dtype):
+    X, y = patch_faces(96)
+    clf = tiny_cnn(max_epochs=2, precision=fitted).fit(X, y)
+    save(clf, tmp_path / "model.skops")
+    for model in (clf, load(tmp_path / "model.skops")):
+        model.set_params(precision=now)
+        with LayerDtypes(torch.nn.Conv2d) as predict_pass:
+            proba = model.predict_proba(X)
+        assert predict_pass.seen == {dtype}
+        # The same weights in a model fitted in that precision predict the same.
+        reference = tiny_cnn(max_epochs=2, precision=now).fit(X, y)
+        reference.module_.load_state_dict(model.module_.state_dict())
+        np.testing.assert_array_equal(proba, reference.predict_proba(X))
+    model.set_params(precision="float16")
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        model.predict_proba(X)
+
 def test_file_saved_before_precision_existed_loads_as_float32(patch_faces, tmp_path):
     X, y = patch_faces(96)
     clf = tiny_cnn(max_epochs=2, precision="float32").fit(X, y)

@@ -325,6 +325,17 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     assert info["holdout"] == pretrained.holdout_record(names)
     assert info["trained_on"].startswith(f"{len(keep)} FER2013 Training rows")
     assert info["recipe"]["callbacks"] is None  # the snapshot folder is no part of the recipe
+    # The float16 check compares float32 forward passes, whatever precision the model uses:
+    # the file's float16 weights against the last epoch's float32 ones.
+    import torch
+
+    assert info["weights_dtype"] == "float16"
+    shipped, trained = load(file), load(file)
+    trained.module_.load_state_dict(torch.load(out / "snapshots" / "epoch_03.pt",
+                                               weights_only=True))
+    expected = np.abs(shipped.set_params(precision="float32").predict_proba(X[300:])
+                      - trained.set_params(precision="float32").predict_proba(X[300:])).max()
+    assert 0 < info["float16_max_proba_difference"] == pytest.approx(expected, rel=1e-6)
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["epoch_02.pt",
                                                                      "epoch_03.pt"]
     report = tmp_path / "levers.json"
