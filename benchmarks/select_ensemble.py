@@ -13,8 +13,10 @@ that no ``--holdout`` network trained on (:func:`pretrained.holdout_split`:
   weights as trained (float32, the running statistics of the augmented
   batches); k = 1 separates what the recomputed statistics alone do;
 - **ensembles**: every subset of k networks, for k = 1 .. all, averaging
-  their probabilities as :func:`~fer_sklearn.average_ensemble` does. Files
-  written by ``gpu_run.py`` on a GPU join those of the CPU.
+  their probabilities as :func:`~fer_sklearn.average_ensemble` does: the
+  mean, lowest and highest accuracy of the subsets of each size, and which
+  subset scored highest (the one to join with ``pretrained.py --members``).
+  Files written by ``gpu_run.py`` on a GPU join those of the CPU.
 
 Accuracies carry their 95% Wilson interval; two choices scored on the same
 faces are compared by their paired difference (and the faces one fixes and
@@ -137,12 +139,16 @@ def main(argv=None):
         print(file, json.dumps(network, indent=1), flush=True)
     # Every subset of k networks, averaging their probabilities as average_ensemble does.
     for k in range(1, len(args.files) + 1):
-        accuracies = [float(np.mean(model.classes_[np.mean([proba[f] for f in subset], axis=0)
-                                                   .argmax(axis=1)] == y_val))
-                      for subset in itertools.combinations(args.files, k)]
+        subsets = list(itertools.combinations(args.files, k))
+        right = [model.classes_[np.mean([proba[f] for f in subset], axis=0).argmax(axis=1)]
+                 == y_val for subset in subsets]
+        accuracies = [float(r.mean()) for r in right]
+        best = int(np.argmax(accuracies))  # the first of equals, in the order given
         results["ensembles"][str(k)] = {"mean": float(np.mean(accuracies)),
                                         "min": min(accuracies), "max": max(accuracies),
-                                        "subsets": len(accuracies)}
+                                        "subsets": len(accuracies),
+                                        "best": {"files": list(subsets[best]),
+                                                 **score(right[best])}}
         print(f"{k} networks: {results['ensembles'][str(k)]}", flush=True)
     os.makedirs(Path(args.out).parent, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")

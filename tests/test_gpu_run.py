@@ -56,5 +56,17 @@ def test_the_gpu_run_packs_the_data_and_runs_on_the_cpu(gpu_run, fer2013_csv, tm
         assert record["networks"][1][f"{part}_accuracy"] == pytest.approx(accuracy, abs=1e-4)
     ensemble, records = combine(files, "fer2013", csv_sha256, argparse.ArgumentParser())
     assert ensemble.n_members == 2 and [r["seed"] for r in records] == [0, 1]
+    # select_ensemble.py names the best subset of each size, as scored on the held rows.
+    import select_ensemble
+
+    report = tmp_path / "ensembles.json"
+    select_ensemble.main([*map(str, files), "--data", str(csv), "--swa", "--out", str(report)])
+    ensembles = json.loads(report.read_text())["ensembles"]
+    alone = [r["validation_accuracy"] for r in record["networks"]]
+    assert ensembles["1"]["best"]["files"] == [str(files[int(np.argmax(alone))])]
+    assert ensembles["1"]["best"]["accuracy"] == pytest.approx(max(alone), abs=1e-4)
+    assert ensembles["2"]["best"]["files"] == list(map(str, files))
+    assert ensembles["2"]["best"]["accuracy"] == pytest.approx(
+        np.mean(ensemble.predict(X_train[held]) == y_train[held]), abs=1e-4)
     assert sorted(p.name for p in out.iterdir()) == [
         "fer2013_seed0.skops", "fer2013_seed1.skops", "run.json"]

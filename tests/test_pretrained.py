@@ -346,6 +346,8 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     assert levers["validation_faces"] == len(held) == 30
     assert network["file as saved"]["accuracy"] == pytest.approx(accuracy)
     assert levers["ensembles"]["1"]["mean"] == pytest.approx(accuracy)
+    assert levers["ensembles"]["1"]["best"]["files"] == [str(file)]
+    assert levers["ensembles"]["1"]["best"]["accuracy"] == pytest.approx(accuracy)
     assert set(network["swa"]) == {"last 1 epochs", "last 2 epochs"}
     select_ensemble.main([str(file), "--data", str(csv), "--swa", "--out", str(report)])
     assert "swa" not in json.loads(report.read_text())["networks"][str(file)]
