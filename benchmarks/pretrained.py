@@ -67,6 +67,8 @@ commands that made each one, and each run's time on 2 CPU cores
     # Training less one validation split, the last 15 epochs' weights kept:
     python benchmarks/pretrained.py fer2013 --holdout --snapshots 15 --seed 10 \
         --checkpoint ~/ckpt/fer2013_v10 --out ~/runs/fer2013_v10
+    python benchmarks/pretrained.py ferplus --holdout --labels distribution --seed 20 \
+        --checkpoint ~/ckpt/ferplus_v20 --out ~/runs/ferplus_v20
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -247,8 +249,9 @@ def upsample(X, size):
 def holdout_split(y):
     """Positions of the Training rows a ``--holdout`` network trains on, and of those it leaves out.
 
-    ``y`` holds the rows' FER2013 emotion names (the stratified draw depends
-    on the labels' form, so integer codes would give other rows). A
+    ``y`` holds the rows' emotion names: FER2013's for ``fer2013``, the FER+
+    majority for ``ferplus``, whose rows are those with one (the stratified
+    draw depends on the labels' form, so integer codes would give other rows). A
     stratified :data:`HOLDOUT_FRACTION` of the rows, drawn with
     :data:`HOLDOUT_SEED` whatever the network's own seed; both index arrays
     sorted.
@@ -668,10 +671,9 @@ def main(argv=None):
     if (args.holdout or args.snapshots) and (args.members or args.resume or args.transfer):
         parser.error("--holdout and --snapshots apply to a network trained afresh: no "
                      "--members, --continue or --from")
-    if args.holdout and (args.model != "fer2013" or args.limit or args.input_size != SIDE):
-        parser.error("--holdout leaves out a split of all the FER2013 Training rows, for "
-                     f"networks that take {SIDE}x{SIDE} faces: name fer2013, without --limit "
-                     "or --input-size")
+    if args.holdout and (args.limit or args.input_size != SIDE):
+        parser.error("--holdout leaves out a split of all the Training rows, for networks "
+                     f"that take {SIDE}x{SIDE} faces: no --limit or --input-size")
     if args.snapshots < 0:
         parser.error(f"--snapshots must be >= 0; got {args.snapshots}")
     if args.mixup is not None and not 0 <= args.mixup < float("inf"):

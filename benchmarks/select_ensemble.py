@@ -1,9 +1,11 @@
 r"""Score networks trained with ``pretrained.py --holdout`` on the validation split they left out.
 
-Two levers of issue 40 are chosen here, on the 2,871 ``Training`` faces
-that no ``--holdout`` network trained on (:func:`pretrained.holdout_split`:
-10%, stratified, the same rows whatever a network's seed), never on
-``PublicTest``; every prediction uses the estimator's own test-time views
+Two levers of issue 40 are chosen here, on the ``Training`` faces that no
+``--holdout`` network of the model trained on (:func:`pretrained.holdout_split`:
+10%, stratified, the same rows whatever a network's seed: 2,871 faces for
+``fer2013``; for ``ferplus``, a tenth of the rows with a FER+ majority, scored
+against it), never on ``PublicTest``; every prediction uses the estimator's
+own test-time views
 (chosen by ``benchmarks/fer2013_test_time_views.py``):
 
 - **weight averaging** (SWA, Izmailov et al. 2018): the mean of the weights
@@ -44,7 +46,7 @@ from pretrained import (DATA, REPO, holdout_record, holdout_split, load_data, ma
                         model_info)  # benchmarks/ is the script's directory
 from torch.optim.swa_utils import update_bn
 
-from fer_sklearn import load
+from fer_sklearn import load, read_metadata
 from fer_sklearn.cli._study import _accuracy_interval
 
 # Weight averages over this many of the last epochs (--swa), where the snapshots reach.
@@ -99,28 +101,37 @@ def with_weights(model, snapshots, X_fit=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE",
-                        help="fer2013 files written by pretrained.py --holdout or gpu_run.py")
+                        help="files of one model (fer2013 or ferplus) written by pretrained.py "
+                             "--holdout, or by gpu_run.py")
     parser.add_argument("--data", default=os.environ.get("FER2013_PATH",
                                                          str(DATA / "fer2013.csv.gz")))
+    parser.add_argument("--ferplus", default=str(DATA / "fer2013new.csv"),
+                        help="the FER+ votes, for ferplus files")
     parser.add_argument("--swa", type=int, nargs="*", default=SWA_EPOCHS, metavar="K",
                         help=f"average the last K epochs' weights, for each K given (default "
                              f"{' '.join(map(str, SWA_EPOCHS))}; none: ensembles only, which "
                              f"is quicker: each K recomputes batch-norm statistics)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "selection"
-                                             / "fer2013_levers.json"))
+    parser.add_argument("--out", help="the JSON file written (default: "
+                                      "benchmarks/results/selection/<model>_levers.json)")
     args = parser.parse_args(argv)
     if len(set(args.files)) != len(args.files):
         parser.error("a file is named twice")
-    X, y, _, _, _, data_sha256 = load_data("fer2013", args.data, None)
+    name = read_metadata(args.files[0]).get("name")
+    if name not in ("fer2013", "ferplus"):
+        parser.error(f"{args.files[0]} is not a fer2013 or ferplus file written by "
+                     "pretrained.py")
+    X, y, _, _, _, data_sha256 = load_data(name, args.data, args.ferplus)
     keep, held = holdout_split(y)
     expected = holdout_record(y)
     for file in args.files:
-        info = model_info(file, "fer2013", data_sha256, parser)
+        info = model_info(file, name, data_sha256, parser)
         if info.get("holdout") != expected:
             parser.error(f"{file} did not leave out this validation split: its holdout is "
                          f"{info.get('holdout')}, the split here {expected}")
     X_fit, X_val, y_val = X[keep], X[held], y[held]
-    results = {"validation_faces": int(len(held)), "data": args.data, "machine": machine(),
+    results = {"model": name, "validation_faces": int(len(held)),
+               "data": args.data if name == "fer2013" else [args.data, args.ferplus],
+               "machine": machine(),
                "networks": {}, "ensembles": {}}
     proba = {}
     for file in args.files:
@@ -150,8 +161,9 @@ def main(argv=None):
                                         "best": {"files": list(subsets[best]),
                                                  **score(right[best])}}
         print(f"{k} networks: {results['ensembles'][str(k)]}", flush=True)
-    os.makedirs(Path(args.out).parent, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+    out = Path(args.out or REPO / "benchmarks" / "results" / "selection" / f"{name}_levers.json")
+    os.makedirs(out.parent, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -119,3 +119,29 @@ def fer2013_csv(tmp_path):
     path.write_text("emotion,pixels,Usage\n" + "".join(
         f"{label},{' '.join(map(str, row))},{part}\n" for label, row, part in zip(y, X, usage)))
     return path, X, y
+
+
+@pytest.fixture
+def ferplus_csv(fer2013_csv):
+    """``(path, majority)``: FER+ votes row-aligned with ``fer2013_csv``: 8 of 10 votes for
+    the FER+ emotion of the row's FER2013 label (contempt on every 10th row from the 5th),
+    2 for neutral (or for happiness, on neutral rows), and a tie on every 10th row, which
+    the FER+ loaders drop (``majority`` -1 there)."""
+    from fer_sklearn.datasets import _fer2013
+
+    csv, X, y = fer2013_csv
+    # FER2013's angry, disgust, fear, happy, sad, surprise, neutral as FER+ vote columns.
+    column = np.array([4, 5, 6, 1, 3, 2, 0])[y]
+    column[np.arange(len(y)) % 10 == 4] = 7  # FER+'s contempt, which FER2013 lacks
+    votes = np.zeros((len(y), len(_fer2013._FERPLUS_VOTES)), int)
+    votes[np.arange(len(y)), column] = 8
+    other = np.where(column == 0, 1, 0)
+    votes[np.arange(len(y)), other] += 2
+    tie = np.arange(len(y)) % 10 == 9
+    votes[tie, other[tie]] = 8
+    usage = ["Training"] * 300 + ["PublicTest"] * 100
+    path = csv.parent / "fer2013new.csv"
+    path.write_text("Usage,Image name," + ",".join(_fer2013._FERPLUS_VOTES) + "\n" + "".join(
+        f"{part},fer{i:07d}.png," + ",".join(map(str, row)) + "\n"
+        for i, (part, row) in enumerate(zip(usage, votes))))
+    return path, np.where(tie, -1, column)

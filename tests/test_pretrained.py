@@ -363,3 +363,47 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     with pytest.raises(SystemExit):
         pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--limit", "200",
                          "--out", str(out)])
+
+
+def test_ferplus_holdout_networks_leave_out_a_tenth_of_the_rows_with_a_majority(
+        fer2013_csv, ferplus_csv, tmp_path, monkeypatch):
+    # pretrained.py ferplus --holdout, then select_ensemble.py on its file: the split is drawn
+    # from the rows the FER+ loaders keep, and scored against their majority labels.
+    import json
+
+    from fer_sklearn import load, read_metadata
+    from fer_sklearn.datasets import FERPLUS_CLASSES
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pretrained
+    import select_ensemble
+
+    csv, X, _ = fer2013_csv
+    votes, majority = ferplus_csv
+    files = ["--data", str(csv), "--ferplus", str(votes)]
+    out = tmp_path / "ferplus_run"
+    pretrained.main(["ferplus", *files, "--holdout", "--labels", "distribution",
+                     "--max-epochs", "2", "--out", str(out)])
+    file = out / "ferplus.skops"
+    rows = np.flatnonzero(majority[:300] >= 0)  # the Training rows with a majority
+    names = np.asarray(FERPLUS_CLASSES)[majority[rows]]
+    keep, held = pretrained.holdout_split(names)
+    info = read_metadata(file)
+    assert info["holdout"] == pretrained.holdout_record(names)
+    assert info["holdout"]["rows"] == len(rows) == 270
+    assert info["trained_on"].startswith(f"{len(keep)} FER2013 Training rows with FER+ vote")
+
+    report = tmp_path / "ferplus.json"
+    select_ensemble.main([str(file), *files, "--swa", "--out", str(report)])
+    levers = json.loads(report.read_text())
+    accuracy = float(np.mean(load(file).predict(X[rows[held]]) == names[held]))
+    assert levers["model"] == "ferplus" and levers["validation_faces"] == len(held) == 27
+    assert levers["networks"][str(file)]["file as saved"]["accuracy"] == pytest.approx(accuracy)
+
+    # A fer2013 network cannot be scored beside it.
+    fer2013 = tmp_path / "fer2013_run"
+    pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--max-epochs", "1",
+                     "--out", str(fer2013)])
+    with pytest.raises(SystemExit):
+        select_ensemble.main([str(file), str(fer2013 / "fer2013.skops"), *files,
+                              "--out", str(report)])
