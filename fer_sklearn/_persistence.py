@@ -110,6 +110,9 @@ def _check_estimator(estimator, caller):
 
 
 def _payload(estimator, metadata, weights_dtype):
+    state_dict = estimator.module_.state_dict()
+    if isinstance(weights_dtype, str):
+        weights_dtype = dict.fromkeys(state_dict, weights_dtype)
 
     params = estimator.get_params(deep=False)
     for name, value in params.items():
@@ -133,8 +136,8 @@ def _payload(estimator, metadata, weights_dtype):
         "history_columns": list(history.columns),
         "history": {column: history[column].to_numpy() for column in history.columns},
         "state_dict": {
-            name: _stored(tensor.detach().cpu().numpy(), weights_dtype)
-            for name, tensor in estimator.module_.state_dict().items()
+            name: _stored(tensor.detach().cpu().numpy(), weights_dtype.get(name, "float32"))
+            for name, tensor in state_dict.items()
         },
     }
     if metadata is not None:
@@ -165,10 +168,16 @@ def save(estimator, path, *, metadata=None, weights_dtype="float32"):
         Provenance to store beside the model (how it was trained, on what,
         what it scored), made of str, int, float, bool, None, lists and dicts
         with str keys; :func:`read_metadata` returns it.
-    weights_dtype : {"float32", "float16"}, default="float32"
+    weights_dtype : {"float32", "float16"} or dict, default="float32"
         Storage type of the floating-point weights. ``"float16"`` halves the
         file; :func:`load` restores float32 weights, rounded to float16's 11
-        significant bits, so check ``predict_proba`` before shipping it.
+        significant bits, so check ``predict_proba`` before shipping it. A
+        dict maps names of ``estimator.module_.state_dict()`` to
+        ``"float16"`` or ``"float32"``, the tensors it does not name stored
+        as float32: for instance float16 for the large convolution kernels
+        only, whose rounding errors average out over many inputs, and float32
+        for the batch-norm parameters and statistics, a few values that each
+        shift a whole channel.
 
     Returns
     -------
@@ -180,7 +189,8 @@ def save(estimator, path, *, metadata=None, weights_dtype="float32"):
         If ``estimator`` is not a fer_sklearn classifier, a parameter holds
         a fitted estimator, or ``metadata`` holds other types.
     ValueError
-        For an unknown ``weights_dtype``.
+        For an unknown ``weights_dtype``, or a dict naming a tensor that the
+        estimator's module lacks.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
 
@@ -201,14 +211,25 @@ def save(estimator, path, *, metadata=None, weights_dtype="float32"):
     True
     """
     _check_estimator(estimator, "save")
-    if weights_dtype not in _WEIGHT_DTYPES:
-        raise ValueError(f"weights_dtype must be one of {list(_WEIGHT_DTYPES)}; "
-                         f"got {weights_dtype!r}")
+    _check_weights_dtype(weights_dtype, estimator.module_.state_dict())
     if metadata is not None:
         _check_metadata(metadata)
     payload = _payload(estimator, metadata, weights_dtype)
     with atomic_open(path) as file:
         _skops().dump(payload, file)
+
+
+def _check_weights_dtype(weights_dtype, state_dict):
+    dtypes = weights_dtype.values() if isinstance(weights_dtype, dict) else [weights_dtype]
+    bad = [dtype for dtype in dtypes if not isinstance(dtype, str) or dtype not in _WEIGHT_DTYPES]
+    if bad or not isinstance(weights_dtype, (str, dict)):
+        raise ValueError(f"weights_dtype must be one of {list(_WEIGHT_DTYPES)} or a dict of "
+                         f"tensor names to them; got {weights_dtype!r}")
+    unknown = [name for name in weights_dtype if name not in state_dict] if isinstance(
+        weights_dtype, dict) else []
+    if unknown:
+        raise ValueError(f"weights_dtype names tensors the module lacks: {unknown}; its "
+                         f"tensors are {list(state_dict)}")
 
 
 def _check_metadata(value, where="metadata"):

@@ -128,6 +128,35 @@ def test_version_is_checked_before_the_contents(cnn, tmp_path):
         load(tmp_path / "old.skops")
 
 
+
+def test_weights_stored_in_float16_whole_or_by_tensor(cnn, faces, tmp_path):
+    X, _ = faces
+    weights = cnn.module_.state_dict()
+    large = {name for name, tensor in weights.items() if tensor.ndim == 4}  # the conv kernels
+    choices = {"float32": {}, "float16": set(weights),
+               "by tensor": dict.fromkeys(large, "float16")}
+    for label, choice in choices.items():
+        path = tmp_path / f"{label}.skops"
+        save(cnn, path, weights_dtype=choice if label == "by tensor" else label)
+        stored = sio.load(path, trusted=sio.get_untrusted_types(file=path))["state_dict"]
+        halves = {name for name, array in stored.items() if array.dtype == np.float16}
+        assert halves == {n for n in (set(choice) if label != "float32" else ())
+                          if weights[n].is_floating_point()}
+        loaded = load(path)
+        for name, tensor in loaded.module_.state_dict().items():
+            expected = weights[name].half().float() if name in halves else weights[name]
+            assert tensor.dtype == weights[name].dtype
+            torch.testing.assert_close(tensor, expected, rtol=0, atol=0)
+    sizes = [(tmp_path / f"{label}.skops").stat().st_size for label in choices]
+    assert sizes[0] > sizes[2] > sizes[1]
+    with pytest.raises(ValueError, match="names tensors the module lacks: \\['conv9.weight'\\]"):
+        save(cnn, tmp_path / "m.skops", weights_dtype={"conv9.weight": "float16"})
+    with pytest.raises(ValueError, match="weights_dtype must be one of"):
+        save(cnn, tmp_path / "m.skops", weights_dtype={next(iter(large)): "bfloat16"})
+    with pytest.raises(ValueError, match="weights_dtype must be one of"):
+        save(cnn, tmp_path / "m.skops", weights_dtype="int8")
+    assert not (tmp_path / "m.skops").exists()
+
 def test_save_checks_its_input(cnn, faces, tmp_path):
     with pytest.raises(NotFittedError):
         save(FERCNNClassifier(), tmp_path / "m.skops")

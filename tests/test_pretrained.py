@@ -39,7 +39,9 @@ def test_fer2013_is_shipped_small_and_says_where_it_comes_from():
         assert (model[-1] if faces else model).n_members == len(members)
         assert len(info["data_sha256"]["fer2013.csv.gz"]) == 64
         assert info["recipe"]["max_epochs"] >= 1 and 0 < info["publictest_accuracy"] < 1
-        assert info["float16_max_proba_difference"] <= 1e-3 or info["weights_dtype"] == "float32"
+        within = {"float16": info["float16_max_proba_difference"],
+                  "mixed": info.get("mixed_max_proba_difference")}
+        assert info["weights_dtype"] == "float32" or within[info["weights_dtype"]] <= 1e-3
 
 
 def test_predicts_emotion_names():
@@ -407,3 +409,33 @@ def test_ferplus_holdout_networks_leave_out_a_tenth_of_the_rows_with_a_majority(
     with pytest.raises(SystemExit):
         select_ensemble.main([str(file), str(fer2013 / "fer2013.skops"), *files,
                               "--out", str(report)])
+
+
+def test_weights_are_stored_in_the_smallest_form_that_keeps_the_probabilities(
+        patch_faces, monkeypatch):
+    # benchmarks/pretrained.py: float16, else float16 for the large tensors only, else float32,
+    # each compared with the float32 weights in float32 forward passes.
+    import torch
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pretrained
+
+    X, y = patch_faces(96)
+    model = FERCNNClassifier(n_filters=8, n_blocks=2, convs_per_block=1, max_epochs=3,
+                             random_state=0, precision="bfloat16").fit(X, y)
+    weights = {name: tensor.clone() for name, tensor in model.module_.state_dict().items()}
+    monkeypatch.setattr(pretrained, "LARGE_TENSOR", 500)  # the second kernel, 8x8x3x3 values
+    large = {name for name, tensor in weights.items() if tensor.numel() >= 500}
+    assert large == {n for n, t in weights.items() if t.ndim == 4 and t.shape[1] == 8}
+    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 0.0)
+    label, stored, tried = pretrained.choose_storage(model, X)
+    assert label == "float32" and stored is model and stored.precision == "bfloat16"
+    assert 0 < tried["mixed"] < tried["float16"]
+    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", (tried["mixed"] + tried["float16"]) / 2)
+    label, stored, _ = pretrained.choose_storage(model, X)
+    assert label == "mixed" and stored.precision == "bfloat16" and model.precision == "bfloat16"
+    for name, tensor in stored.module_.state_dict().items():
+        rounded = weights[name].half().float() if name in large else weights[name]
+        torch.testing.assert_close(tensor, rounded, rtol=0, atol=0)
+    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", tried["float16"])
+    assert pretrained.choose_storage(model, X)[0] == "float16"
