@@ -199,3 +199,31 @@ def test_the_weight_averaging_table_quotes_its_selection_run():
         assert f"- {swa['accuracy']:.4f} - " in row[:200]
         assert f"{100 * swa['minus_baseline']:.2f}".replace("-", "−") in row[:200]
         assert f"{fixed} / {broken}" in row[:200]
+
+
+def test_the_ensemble_table_quotes_its_selection_run_and_join():
+    # docs/fer2013_results.rst, "Beyond one network": select_ensemble.py's ensembles of the
+    # --holdout networks, and pretrained.py --members joining the three, as their files record.
+    run = json.loads((REPO / "benchmarks/results/selection/fer2013_ensembles.json").read_text())
+    text = _text("docs/fer2013_results.rst")
+    text = text[text.index("Default networks (seeds"):text.index("Not measured yet")]
+    table = text[:text.index("**Ensembles")]
+    for k, sizes in run["ensembles"].items():
+        row = table[table.index(f"* - {k} - {sizes['subsets']} - "):]
+        best = sizes["best"]
+        cells = [f"{sizes['mean']:.4f}",
+                 f"{best['accuracy']:.4f} ({best['interval'][0]:.3f}--{best['interval'][1]:.3f})"]
+        if sizes["subsets"] > 1:
+            cells.append(f"{sizes['min']:.4f} -- {sizes['max']:.4f}")
+        for cell in cells:
+            assert cell in row[:120], (k, cell)
+    gain = 100 * (run["ensembles"]["3"]["mean"] - run["ensembles"]["1"]["mean"])
+    assert f"{gain:.2f} for three" in text
+    join = json.loads((REPO / "benchmarks/results/selection/fer2013_ensemble3.json").read_text())
+    assert [m["seed"] for m in join["members"]] == [10, 11, 12]
+    assert join["weights_dtype"] == "mixed" and join["recipe"]["test_time_shift"] == 0
+    assert f"**{join['publictest_accuracy']:.4f}**" in text
+    assert f"{join['mixed_max_proba_difference']:.1e}" in text
+    assert f"up to {join['float16_max_proba_difference']:.4f}" in text
+    assert f"{join['file_bytes'] / 1e6:.1f} MB" in text
+    assert f"{join['predict_faces_per_second']:.0f} faces/s" in text
