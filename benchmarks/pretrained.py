@@ -160,9 +160,10 @@ def storages(model):
     ``"float16"``: every weight; ``"mixed"``: the tensors of at least
     :data:`LARGE_TENSOR` values in float16, the others in float32.
     """
-    return {"float16": "float16",
-            "mixed": {name: "float16" for name, tensor in model.module_.state_dict().items()
-                      if tensor.is_floating_point() and tensor.numel() >= LARGE_TENSOR}}
+    large = {name: "float16" for name, tensor in model.module_.state_dict().items()
+             if tensor.is_floating_point() and tensor.numel() >= LARGE_TENSOR}
+    # A network without large tensors has no mixed storage: it would be float32 by another name.
+    return {"float16": "float16", **({"mixed": large} if large else {})}
 
 
 def choose_storage(model, X):
@@ -173,23 +174,27 @@ def choose_storage(model, X):
     one, which would be measured with it. Each trial is saved to a scratch
     file and loaded back, as the shipped file will be.
 
-    Returns ``(label, model as stored, {label tried: largest change})``:
-    ``"float32"`` and ``model`` itself when no storage keeps within it.
+    Returns ``(label, storage, model as stored, {label tried: largest change})``,
+    ``storage`` as ``save``'s ``weights_dtype``: ``"float32"`` and ``model``
+    itself when no storage keeps within it. ``model`` keeps its precision,
+    whatever happens.
     """
     precision = model.precision
-    reference = model.set_params(precision="float32").predict_proba(X)
-    label, candidate, differences = "float32", model, {}
-    for trial_label, storage in storages(model).items():
-        with tempfile.TemporaryDirectory() as scratch:
-            trial = Path(scratch) / "trial.skops"
-            save(model, trial, weights_dtype=storage)
-            loaded = load(trial).set_params(precision="float32")
-        differences[trial_label] = float(np.abs(loaded.predict_proba(X) - reference).max())
-        if differences[trial_label] <= FLOAT16_TOLERANCE:
-            label, candidate = trial_label, loaded
-            break
-    model.set_params(precision=precision)
-    return label, candidate.set_params(precision=precision), differences
+    label, chosen, candidate, differences = "float32", "float32", model, {}
+    try:
+        reference = model.set_params(precision="float32").predict_proba(X)
+        for trial_label, storage in storages(model).items():
+            with tempfile.TemporaryDirectory() as scratch:
+                trial = Path(scratch) / "trial.skops"
+                save(model, trial, weights_dtype=storage)
+                loaded = load(trial).set_params(precision="float32")
+            differences[trial_label] = float(np.abs(loaded.predict_proba(X) - reference).max())
+            if differences[trial_label] <= FLOAT16_TOLERANCE:
+                label, chosen, candidate = trial_label, storage, loaded
+                break
+    finally:
+        model.set_params(precision=precision)
+    return label, chosen, candidate.set_params(precision=precision), differences
 
 
 def precision_used(model):
@@ -540,13 +545,14 @@ def _storage(info):
     precision they predict in, not in float32, and tried float16 alone.
     """
     whole, mixed = info["float16_max_proba_difference"], info.get("mixed_max_proba_difference")
-    passes = "float32" if "mixed_max_proba_difference" in info else info["precision_used"]
+    passes = info.get("float16_check_precision") or (
+        "float32" if "mixed_max_proba_difference" in info else info["precision_used"])
     measured = f"largest change of a PublicTest probability, {passes} forward passes"
     if info["weights_dtype"] == "float16":
         return f"Weights stored as float16 ({measured}: {whole:.1e})"
     if info["weights_dtype"] == "mixed":
         return (f"Weights stored as float16 in the {len(info['float16_tensors'])} tensors of at "
-                f"least {LARGE_TENSOR:,} values, float32 elsewhere ({measured}: {mixed:.1e}; "
+                f"least {info['large_tensor']:,} values, float32 elsewhere ({measured}: {mixed:.1e}; "
                 f"all in float16: {whole:.1e})")
     tried = "" if mixed is None else f"; the large tensors alone: {mixed:.1e}"
     return f"Weights stored as float32 (in float16, {measured}: {whole:.1e}{tried})"
@@ -822,7 +828,7 @@ def main(argv=None):
         model.set_params(test_time_shift=args.test_time_shift)
 
     os.makedirs(args.out, exist_ok=True)
-    weights_dtype, candidate, differences = choose_storage(model, X_test)
+    weights_dtype, storage, candidate, differences = choose_storage(model, X_test)
     start = time.perf_counter()
     shipped = candidate.predict_proba(X_test)
     predict_seconds = time.perf_counter() - start
@@ -851,8 +857,9 @@ def main(argv=None):
         "publictest_recall": {str(c): float(np.mean(y_pred[y_test == c] == c))
                               for c in model.classes_},
         "weights_dtype": weights_dtype,
-        "float16_tensors": (sorted(storages(model)["mixed"]) if weights_dtype == "mixed"
-                            else None),
+        "float16_tensors": sorted(storage) if weights_dtype == "mixed" else None,
+        "large_tensor": LARGE_TENSOR,
+        "float16_check_precision": "float32",
         "precision_used": precision_used(model),
         "float16_max_proba_difference": differences["float16"],
         "mixed_max_proba_difference": differences.get("mixed"),
@@ -862,8 +869,7 @@ def main(argv=None):
         "command": "python benchmarks/pretrained.py " + " ".join(
             sys.argv[1:] if argv is None else argv),
     }
-    save(model, path, metadata=metadata,
-         weights_dtype=storages(model).get(weights_dtype, "float32"))
+    save(model, path, metadata=metadata, weights_dtype=storage)
     print(json.dumps(metadata, indent=1))
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): PublicTest accuracy "
           f"{accuracy:.4f}")

@@ -9,19 +9,25 @@ wrapped, so the fitted ``module_`` stays an ordinary float32 module for
 :mod:`fer_sklearn.interpret` and the ONNX export.
 """
 
+import functools
+
 import torch
 from skorch import NeuralNetClassifier
 
 PRECISIONS = ("float32", "bfloat16", "auto")
 
 
+@functools.lru_cache(maxsize=None)
 def _cpu_flags():
-    """The CPU's feature flags as the OS lists them (Linux), or None where it lists none."""
+    """The CPU's feature flags as the OS lists them (Linux), or None where it lists none.
+
+    Read once per process: every ``predict_proba`` with ``precision="auto"`` asks.
+    """
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
             for line in cpuinfo:
                 if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
+                    return frozenset(line.partition(":")[2].split())
     except OSError:
         pass
     return None

@@ -128,7 +128,6 @@ def test_version_is_checked_before_the_contents(cnn, tmp_path):
         load(tmp_path / "old.skops")
 
 
-
 def test_weights_stored_in_float16_whole_or_by_tensor(cnn, faces, tmp_path):
     X, _ = faces
     weights = cnn.module_.state_dict()
@@ -156,6 +155,7 @@ def test_weights_stored_in_float16_whole_or_by_tensor(cnn, faces, tmp_path):
     with pytest.raises(ValueError, match="weights_dtype must be one of"):
         save(cnn, tmp_path / "m.skops", weights_dtype="int8")
     assert not (tmp_path / "m.skops").exists()
+
 
 def test_save_checks_its_input(cnn, faces, tmp_path):
     with pytest.raises(NotFittedError):

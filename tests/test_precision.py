@@ -117,7 +117,6 @@ def test_saved_estimator_predicts_in_its_precision(patch_faces, tmp_path):
     np.testing.assert_array_equal(proba, clf.predict_proba(X))
 
 
-
 @pytest.mark.parametrize("fitted, now, dtype", [("bfloat16", "float32", torch.float32),
                                                 ("float32", "bfloat16", torch.bfloat16)])
 def test_precision_set_after_fit_applies_to_prediction(patch_faces, tmp_path, fitted, now,
@@ -137,6 +136,7 @@ def test_precision_set_after_fit_applies_to_prediction(patch_faces, tmp_path, fi
     model.set_params(precision="float16")
     with pytest.raises(ValueError, match="'precision' parameter"):
         model.predict_proba(X)
+
 
 def test_file_saved_before_precision_existed_loads_as_float32(patch_faces, tmp_path):
     X, y = patch_faces(96)

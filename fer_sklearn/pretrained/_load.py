@@ -101,7 +101,10 @@ def pretrained_info(name="fer2013", *, faces=False):
         ``classes``, ``data_sha256`` (SHA-256 of the CSV files it was trained
         on), ``fer_sklearn_version``, ``git_commit``, ``recipe`` (every
         estimator parameter), ``seed``, ``publictest_accuracy`` and
-        ``publictest_recall`` (of the file as shipped), ``weights_dtype``,
+        ``publictest_recall`` (of the file as shipped), ``weights_dtype``
+        (``"float32"``, ``"float16"``, or ``"mixed"``: float16 in the
+        ``float16_tensors`` only) with ``float16_max_proba_difference``, the
+        largest change of a PublicTest probability that float16 made,
         ``fit_seconds``, ``machine`` and the ``command`` that made it; an
         ensemble adds each training run (``members``), a model trained
         further from a shipped file the ``continuation`` (its epochs,
