@@ -552,8 +552,8 @@ def _storage(info):
         return f"Weights stored as float16 ({measured}: {whole:.1e})"
     if info["weights_dtype"] == "mixed":
         return (f"Weights stored as float16 in the {len(info['float16_tensors'])} tensors of at "
-                f"least {info['large_tensor']:,} values, float32 elsewhere ({measured}: {mixed:.1e}; "
-                f"all in float16: {whole:.1e})")
+                f"least {info['large_tensor']:,} values, float32 elsewhere "
+                f"({measured}: {mixed:.1e}; all in float16: {whole:.1e})")
     tried = "" if mixed is None else f"; the large tensors alone: {mixed:.1e}"
     return f"Weights stored as float32 (in float16, {measured}: {whole:.1e}{tried})"
 

@@ -109,11 +109,7 @@ def _check_estimator(estimator, caller):
     check_is_fitted(estimator)
 
 
-def _payload(estimator, metadata, weights_dtype):
-    state_dict = estimator.module_.state_dict()
-    if isinstance(weights_dtype, str):
-        weights_dtype = dict.fromkeys(state_dict, weights_dtype)
-
+def _payload(estimator, metadata, state_dict, weights_dtypes):
     params = estimator.get_params(deep=False)
     for name, value in params.items():
         # A fitted estimator would drag its skorch net (a pickle) into the file.
@@ -136,7 +132,7 @@ def _payload(estimator, metadata, weights_dtype):
         "history_columns": list(history.columns),
         "history": {column: history[column].to_numpy() for column in history.columns},
         "state_dict": {
-            name: _stored(tensor.detach().cpu().numpy(), weights_dtype.get(name, "float32"))
+            name: _stored(tensor.detach().cpu().numpy(), weights_dtypes[name])
             for name, tensor in state_dict.items()
         },
     }
@@ -211,25 +207,29 @@ def save(estimator, path, *, metadata=None, weights_dtype="float32"):
     True
     """
     _check_estimator(estimator, "save")
-    _check_weights_dtype(weights_dtype, estimator.module_.state_dict())
+    state_dict = estimator.module_.state_dict()
+    weights_dtypes = _weights_dtypes(weights_dtype, state_dict)
     if metadata is not None:
         _check_metadata(metadata)
-    payload = _payload(estimator, metadata, weights_dtype)
+    payload = _payload(estimator, metadata, state_dict, weights_dtypes)
     with atomic_open(path) as file:
         _skops().dump(payload, file)
 
 
-def _check_weights_dtype(weights_dtype, state_dict):
+def _weights_dtypes(weights_dtype, state_dict):
+    """Storage dtype of each tensor of ``state_dict``, as ``save``'s ``weights_dtype`` says."""
     dtypes = weights_dtype.values() if isinstance(weights_dtype, dict) else [weights_dtype]
     bad = [dtype for dtype in dtypes if not isinstance(dtype, str) or dtype not in _WEIGHT_DTYPES]
     if bad or not isinstance(weights_dtype, (str, dict)):
         raise ValueError(f"weights_dtype must be one of {list(_WEIGHT_DTYPES)} or a dict of "
                          f"tensor names to them; got {weights_dtype!r}")
-    unknown = [name for name in weights_dtype if name not in state_dict] if isinstance(
-        weights_dtype, dict) else []
+    if isinstance(weights_dtype, str):
+        return dict.fromkeys(state_dict, weights_dtype)
+    unknown = [name for name in weights_dtype if name not in state_dict]
     if unknown:
         raise ValueError(f"weights_dtype names tensors the module lacks: {unknown}; its "
                          f"tensors are {list(state_dict)}")
+    return {name: weights_dtype.get(name, "float32") for name in state_dict}
 
 
 def _check_metadata(value, where="metadata"):
