@@ -154,19 +154,19 @@ def n_views(recipe):
     return _views_per_image(recipe["test_time_flip"], recipe["test_time_shift"])
 
 
-def storages(model):
+def storages(model, large_tensor=LARGE_TENSOR):
     """The weight storages to try before float32, smallest first, as ``save``'s ``weights_dtype``.
 
     ``"float16"``: every weight; ``"mixed"``: the tensors of at least
-    :data:`LARGE_TENSOR` values in float16, the others in float32.
+    ``large_tensor`` values in float16, the others in float32.
     """
     large = {name: "float16" for name, tensor in model.module_.state_dict().items()
-             if tensor.is_floating_point() and tensor.numel() >= LARGE_TENSOR}
+             if tensor.is_floating_point() and tensor.numel() >= large_tensor}
     # A network without large tensors has no mixed storage: it would be float32 by another name.
     return {"float16": "float16", **({"mixed": large} if large else {})}
 
 
-def choose_storage(model, X):
+def choose_storage(model, X, large_tensor=LARGE_TENSOR):
     """The smallest of :func:`storages` that keeps every probability of ``X`` within the tolerance.
 
     Both forward passes run in float32: under bfloat16 autocast the
@@ -183,7 +183,7 @@ def choose_storage(model, X):
     label, chosen, candidate, differences = "float32", "float32", model, {}
     try:
         reference = model.set_params(precision="float32").predict_proba(X)
-        for trial_label, storage in storages(model).items():
+        for trial_label, storage in storages(model, large_tensor).items():
             with tempfile.TemporaryDirectory() as scratch:
                 trial = Path(scratch) / "trial.skops"
                 save(model, trial, weights_dtype=storage)
@@ -715,6 +715,10 @@ def main(argv=None):
                              "--checkpoint resumes only with the same --out and N")
     parser.add_argument("--test-time-shift", type=int, default=None,
                         help="the shipped model's test_time_shift (default: the estimator's)")
+    parser.add_argument("--large-tensor", type=int, default=LARGE_TENSOR, metavar="N",
+                        help="where float16 weights everywhere move a probability too far, "
+                             "try float16 in the tensors of at least N values only (default: "
+                             "%(default)s)")
     args = parser.parse_args(argv)
     if args.docs:
         write_docs(REPO / "docs" / "_pretrained_results.rst")
@@ -828,7 +832,8 @@ def main(argv=None):
         model.set_params(test_time_shift=args.test_time_shift)
 
     os.makedirs(args.out, exist_ok=True)
-    weights_dtype, storage, candidate, differences = choose_storage(model, X_test)
+    weights_dtype, storage, candidate, differences = choose_storage(model, X_test,
+                                                                    args.large_tensor)
     start = time.perf_counter()
     shipped = candidate.predict_proba(X_test)
     predict_seconds = time.perf_counter() - start
@@ -858,7 +863,7 @@ def main(argv=None):
                               for c in model.classes_},
         "weights_dtype": weights_dtype,
         "float16_tensors": sorted(storage) if weights_dtype == "mixed" else None,
-        "large_tensor": LARGE_TENSOR,
+        "large_tensor": args.large_tensor,
         "float16_check_precision": "float32",
         "precision_used": precision_used(model),
         "float16_max_proba_difference": differences["float16"],

@@ -1,6 +1,7 @@
 """The models shipped in the package: they load offline, say where they come from, and score
 what their files record."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -426,32 +427,32 @@ def test_weights_are_stored_in_the_smallest_form_that_keeps_the_probabilities(
     model = FERCNNClassifier(n_filters=8, n_blocks=2, convs_per_block=1, max_epochs=3,
                              random_state=0, precision="bfloat16").fit(X, y)
     weights = {name: tensor.clone() for name, tensor in model.module_.state_dict().items()}
-    monkeypatch.setattr(pretrained, "LARGE_TENSOR", 500)  # the second kernel, 16x8x3x3 values
+    # The second kernel, 16x8x3x3 values, is the one large tensor at a threshold of 500.
+    choose = functools.partial(pretrained.choose_storage, large_tensor=500)
     large = {name for name, tensor in weights.items() if tensor.numel() >= 500}
     assert large == {n for n, t in weights.items() if t.ndim == 4 and t.shape[1] == 8}
     monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 0.0)
-    label, storage, stored, tried = pretrained.choose_storage(model, X)
+    label, storage, stored, tried = choose(model, X)
     assert (label, storage) == ("float32", "float32")
     assert stored is model and stored.precision == "bfloat16"
     assert 0 < tried["mixed"] < tried["float16"]
     monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", (tried["mixed"] + tried["float16"]) / 2)
-    label, storage, stored, _ = pretrained.choose_storage(model, X)
+    label, storage, stored, _ = choose(model, X)
     assert label == "mixed" and storage == dict.fromkeys(large, "float16")
     assert stored.precision == "bfloat16" and model.precision == "bfloat16"
     for name, tensor in stored.module_.state_dict().items():
         rounded = weights[name].half().float() if name in large else weights[name]
         torch.testing.assert_close(tensor, rounded, rtol=0, atol=0)
     monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", tried["float16"])
-    assert pretrained.choose_storage(model, X)[:2] == ("float16", "float16")
+    assert choose(model, X)[:2] == ("float16", "float16")
     # A network without large tensors tries float16 alone; a failed trial leaves the
     # model's precision as it was.
-    monkeypatch.setattr(pretrained, "LARGE_TENSOR", 10 ** 9)
-    assert list(pretrained.storages(model)) == ["float16"]
+    assert list(pretrained.storages(model, large_tensor=10 ** 9)) == ["float16"]
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(pretrained, "save", broken)
     with pytest.raises(OSError, match="disk full"):
-        pretrained.choose_storage(model, X)
+        choose(model, X)
     assert model.precision == "bfloat16"
