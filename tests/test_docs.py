@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fer_sklearn import FERCNNClassifier
+from fer_sklearn.pretrained import pretrained_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,8 +135,6 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, sour
     shipped member of the same labels and seed; its recall stands alone, since
     the shipped file's recall is the ensemble's.
     """
-    from fer_sklearn.pretrained import pretrained_info
-
     text = _text("docs/pretrained.rst")
     text = text[text.index(bullet):]
     # This bullet only: up to the next one, or the end of the section.
@@ -201,9 +200,9 @@ def test_the_weight_averaging_table_quotes_its_selection_run():
         assert f"{fixed} / {broken}" in row[:200]
 
 
-def test_the_ensemble_table_quotes_its_selection_run_and_join():
+def test_the_ensemble_table_quotes_its_selection_run_and_the_shipped_join():
     # docs/fer2013_results.rst, "Beyond one network": select_ensemble.py's ensembles of the
-    # --holdout networks, and pretrained.py --members joining the three, as their files record.
+    # --holdout networks, and the shipped fer2013 file, which joins all four, as they record.
     run = json.loads((REPO / "benchmarks/results/selection/fer2013_ensembles.json").read_text())
     text = _text("docs/fer2013_results.rst")
     text = text[text.index("Default networks (seeds"):text.index("Not measured yet")]
@@ -217,13 +216,29 @@ def test_the_ensemble_table_quotes_its_selection_run_and_join():
             cells.append(f"{sizes['min']:.4f} -- {sizes['max']:.4f}")
         for cell in cells:
             assert cell in row[:120], (k, cell)
-    gain = 100 * (run["ensembles"]["3"]["mean"] - run["ensembles"]["1"]["mean"])
-    assert f"{gain:.2f} for three" in text
-    join = json.loads((REPO / "benchmarks/results/selection/fer2013_ensemble3.json").read_text())
-    assert [m["seed"] for m in join["members"]] == [10, 11, 12]
-    assert join["weights_dtype"] == "mixed" and join["recipe"]["test_time_shift"] == 0
-    assert f"**{join['publictest_accuracy']:.4f}**" in text
-    assert f"{join['mixed_max_proba_difference']:.1e}" in text
-    assert f"up to {join['float16_max_proba_difference']:.4f}" in text
-    assert f"{join['file_bytes'] / 1e6:.1f} MB" in text
-    assert f"{join['predict_faces_per_second']:.0f} faces/s" in text
+    gains = [f"{100 * (run['ensembles'][k]['mean'] - run['ensembles']['1']['mean']):.2f}"
+             for k in "234"]
+    assert f"{gains[0]} points for two networks, {gains[1]} for three and {gains[2]} for four" \
+        in text
+    shipped = pretrained_info("fer2013")
+    assert len(shipped["members"]) == len(run["networks"]) == 4
+    assert shipped["weights_dtype"] == "mixed" and shipped["recipe"]["test_time_shift"] == 0
+    assert f"**{shipped['publictest_accuracy']:.4f}**" in text
+    assert f"changed one by {shipped['mixed_max_proba_difference']:.1e}" in text
+    assert f"up to {shipped['float16_max_proba_difference']:.4f}" in text
+    assert f"``--large-tensor {shipped['large_tensor']}``" in text
+    size = (REPO / "fer_sklearn/pretrained/fer2013.skops").stat().st_size
+    assert f"file takes {size / 1e6:.1f} MB" in text
+    assert f"predict {shipped['predict_faces_per_second']:.0f} faces/s" in text
+    three = json.loads((REPO / "benchmarks/results/selection/fer2013_ensemble3.json").read_text())
+    assert [m["seed"] for m in three["members"]] == [10, 11, 12]
+    assert f"scored {three['publictest_accuracy']:.4f}" in text
+    assert f"changed a probability by {three['mixed_max_proba_difference']:.1e}" in text
+    assert f"took {three['file_bytes'] / 1e6:.1f} MB" in text
+    # The same figures in the record of attempts of docs/pretrained.rst.
+    attempts = _text("docs/pretrained.rst")
+    row = attempts[attempts.index("four 60-epoch ``fer2013`` networks"):][:500]
+    for figure in (shipped["publictest_accuracy"], three["publictest_accuracy"],
+                   run["ensembles"]["4"]["mean"], run["ensembles"]["1"]["mean"]):
+        assert f"{100 * figure:.2f}%" in row, figure
+    assert f"shipped ({size / 1e6:.1f} MB" in row
