@@ -451,8 +451,9 @@ def write_docs(report, path):
         lines.append(
             "- Peak memory while :func:`~fer_sklearn.video.predict_video` runs, in a fresh "
             f"process that has loaded the model: {runs}; longest / shortest "
-            f"**{memory['ratio']:.3f}**. The process's peak, set by loading the model, is "
-            f"{max(run['peak_rss_mb'] for run in memory['runs']):.0f} MB either way.")
+            f"**{memory['ratio']:.3f}**, against "
+            f"{max(run['rss_before_mb'] for run in memory['runs']):.0f} MB with the model "
+            "loaded, before the call.")
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
