@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_sklearn import FERCNNClassifier
+from fer_sklearn import FERCNNClassifier, read_metadata
 from fer_sklearn.pretrained import pretrained_info
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,10 +149,14 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, sour
                         if (member["labels"], member["seed"]) == (tried["labels"], tried["seed"])]
         seconds, commands = tried["fit_seconds"], [tried["command"]]
     elif continuation:
-        # The record starts from the file shipped now, or the docs say it was an earlier one.
-        source_bytes = (REPO / f"fer_sklearn/pretrained/{source}.skops").read_bytes()
-        assert (continuation["from"]["sha256"] == hashlib.sha256(source_bytes).hexdigest()
-                or "shipped then" in text)
+        # The record starts from the file shipped now, or from an earlier one of as many
+        # networks as the docs say.
+        source_file = REPO / f"fer_sklearn/pretrained/{source}.skops"
+        if continuation["from"]["sha256"] != hashlib.sha256(source_file.read_bytes()).hexdigest():
+            assert continuation["from"]["command"] != read_metadata(source_file)["command"]
+            joined = continuation["from"]["command"].split(" --members ")[1].split(" --")[0]
+            number = {2: "two", 3: "three", 4: "four"}[len(joined.split())]
+            assert f"the {number} trained on all of" in text
         seconds, commands = continuation["fit_seconds"], [tried["command"]]
         if continuation.get("transfer"):
             assert f"after the {continuation['from']['fit_seconds'] / 60:.0f} minutes" in text
@@ -222,7 +226,11 @@ def test_the_ensemble_table_quotes_its_selection_run_and_the_shipped_join():
     assert f"{gains[0]} points for two networks, {gains[1]} for three and {gains[2]} for four" \
         in text
     shipped = pretrained_info("fer2013")
-    assert len(shipped["members"]) == len(run["networks"]) == 4
+    # The shipped members are the selection's networks, each file named by its command's --out.
+    assert sorted(f"{member['command'].split(' --out ')[1].split()[0]}/fer2013.skops"
+                  for member in shipped["members"]) == sorted(run["networks"])
+    seeds = [member["seed"] for member in shipped["members"]]
+    assert f"seeds {seeds[0]} to {seeds[-1]}" in text and len(seeds) == seeds[-1] - seeds[0] + 1
     assert shipped["weights_dtype"] == "mixed" and shipped["recipe"]["test_time_shift"] == 0
     assert f"**{shipped['publictest_accuracy']:.4f}**" in text
     assert f"changed one by {shipped['mixed_max_proba_difference']:.1e}" in text
