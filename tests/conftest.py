@@ -11,20 +11,26 @@ it as on another one, from this one:
 - ``--without-data``: as on a machine without the real FER2013 files (see
   ``_real_data.py``): their tests skip and the fixtures use scikit-image's faces.
 
+Both reach the processes the tests start (joblib and dask workers, the
+command line), through environment variables; ``--precision-path`` puts
+``_precision_path/sitecustomize.py`` on their ``PYTHONPATH`` for that.
 ``bash scripts/test.sh --precision-path=bfloat16 --without-data`` passes them on.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 
+from _precision_path.sitecustomize import VARIABLE as PRECISION_PATH_VARIABLE, set_path
 from _real_data import WITHOUT_DATA_VARIABLE
 
 matplotlib.use("Agg")
 
 PRECISION_PATHS = ("native", "bfloat16", "float32")
+SITECUSTOMIZE = Path(__file__).parent / "_precision_path" / "sitecustomize.py"
 
 
 def pytest_addoption(parser):
@@ -45,12 +51,11 @@ def pytest_configure(config):
     if path != "native":
         from fer_sklearn import _precision
 
-        # The CPU's flags are what native_bfloat16 reads: changing them leaves
-        # its own logic (and its tests, which set flags of their own) as it is.
-        flags = _precision._cpu_flags() or set()
-        bf16_units = {"avx512_bf16", "amx_bf16"}
-        flags = flags | {"avx512_bf16"} if path == "bfloat16" else flags - bf16_units
-        _precision._cpu_flags = lambda: flags
+        set_path(_precision, path)
+        # The processes the tests start (joblib and dask workers, the CLI) take the same path.
+        os.environ[PRECISION_PATH_VARIABLE] = path
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(SITECUSTOMIZE.parent), os.environ.get("PYTHONPATH")]))
 
 
 def pytest_report_header(config):

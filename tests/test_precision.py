@@ -1,6 +1,8 @@
 """The precision parameter: bfloat16 autocast in training and prediction."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +12,15 @@ import torch
 from fer_sklearn import FERCNNClassifier, FERDNNClassifier, _precision
 from fer_sklearn._persistence import load, save
 from fer_sklearn._precision import autocast_dtype, native_bfloat16
+
+
+def test_a_process_the_tests_start_resolves_precision_as_the_tests_do():
+    # conftest's --precision-path reaches joblib's and dask's workers and the CLI's
+    # subprocesses too (tests/_precision_path/sitecustomize.py).
+    code = "from fer_sklearn._precision import native_bfloat16; print(native_bfloat16('cpu'))"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert child == str(native_bfloat16("cpu"))
 
 
 def tiny_cnn(**params):
