@@ -88,6 +88,10 @@ def autocast_dtype(precision, device):
 CPU_INFERENCE_BATCH = 32
 
 
+# What a pickled net holds as ``module`` when that is the instance in ``module_``.
+_SAME_AS_MODULE_ = "<module_>"
+
+
 class AutocastNeuralNetClassifier(NeuralNetClassifier):
     """A skorch classifier whose forward passes run under autocast to ``autocast_dtype``.
 
@@ -104,6 +108,19 @@ class AutocastNeuralNetClassifier(NeuralNetClassifier):
             kwargs.setdefault("iterator_valid__batch_size", CPU_INFERENCE_BATCH)
         super().__init__(module, *args, **kwargs)
         self.autocast_dtype = autocast_dtype
+
+    def __getstate__(self):
+        # skorch pickles module_ (the CUDA-dependent attributes) apart from the rest, so
+        # an instance passed as ``module`` -- the same network -- would be written twice.
+        state = super().__getstate__()
+        if "module_" in self.__dict__ and state["module"] is self.module_:
+            state["module"] = _SAME_AS_MODULE_
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if isinstance(self.module, str) and self.module == _SAME_AS_MODULE_:
+            self.module = self.module_
 
     def infer(self, x, **fit_params):
         if self.autocast_dtype is None:

@@ -25,8 +25,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from fer_sklearn import (
-    EMOTIONS, FERCNNClassifier, FERDNNClassifier, FitInterruptedWarning, PixelRangeWarning,
+    EMOTIONS, FERCNNClassifier, FERDNNClassifier, FitInterruptedWarning, PixelRangeWarning, save,
 )
+from fer_sklearn import load as load_model
 from fer_sklearn._test_time import prediction_views
 from fer_sklearn.datasets import make_faces
 
@@ -208,6 +209,20 @@ def test_pickle_and_joblib_round_trip(fitted_cnn, faces_test, dump, load, tmp_pa
     X, _ = faces_test
     restored = load(dump(fitted_cnn))
     np.testing.assert_array_equal(restored.predict_proba(X), fitted_cnn.predict_proba(X))
+    # One network, not two copies: the module skorch was given is the one it trained.
+    assert restored.net_.module is restored.net_.module_
+
+
+def test_a_pickled_model_holds_its_weights_once(faces, tmp_path):
+    # skorch pickles module_ apart from the other attributes; the instance it was given as
+    # ``module`` (the same network) must not be written a second time.
+    X, y = faces
+    fitted = small_cnn(n_filters=16, convs_per_block=2, max_epochs=1).fit(X, y)
+    save(fitted, tmp_path / "model.skops")
+    loaded = load_model(tmp_path / "model.skops")
+    weights = sum(t.numel() * t.element_size() for t in loaded.module_.state_dict().values())
+    assert weights > 200_000  # large beside what the rest of the estimator pickles to
+    assert len(pickle.dumps(loaded)) < 1.5 * weights
 
 
 @pytest.mark.parametrize("target", [50_000, 300_000, 1_174_439])
