@@ -547,8 +547,7 @@ def _storage(info):
     precision they predict in, not in float32, and tried float16 alone.
     """
     whole, mixed = info["float16_max_proba_difference"], info.get("mixed_max_proba_difference")
-    passes = info.get("float16_check_precision") or (
-        "float32" if "mixed_max_proba_difference" in info else info["precision_used"])
+    passes = info.get("float16_check_precision", info["precision_used"])
     measured = f"largest change of a PublicTest probability, {passes} forward passes"
     if info["weights_dtype"] == "float16":
         return f"Weights stored as float16 ({measured}: {whole:.1e})"
