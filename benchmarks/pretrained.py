@@ -73,6 +73,11 @@ CPU cores (``fit_seconds``), are in its metadata and in
         --checkpoint ~/ckpt/fer2013_v10 --out ~/runs/fer2013_v10
     python benchmarks/pretrained.py ferplus --holdout --labels distribution --seed 20 \
         --checkpoint ~/ckpt/ferplus_v20 --out ~/runs/ferplus_v20
+    # another recipe for the same comparison (--params: any estimator parameter), e.g. SGD
+    # with Nesterov momentum and a plateau schedule (on the training loss: no validation):
+    python benchmarks/pretrained.py fer2013 --holdout --snapshots 15 --seed 30 \
+        --params '{"optimizer": "sgd", "lr": 0.01, "lr_schedule": "plateau"}' \
+        --checkpoint ~/ckpt/fer2013_sgd --out ~/runs/fer2013_sgd
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -653,6 +658,31 @@ def write_docs(path):
     Path(path).write_text("\n".join(head + [""] + lines), encoding="utf-8")
 
 
+def json_object(text):
+    """``--params``'s value: a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"a JSON object of estimator parameters is needed; "
+                                         f"got {text!r}")
+    return value
+
+
+def check_params(params, parser):
+    """Refuse, before the CSV is read, ``--params`` that ``fit`` would refuse or the flags set."""
+    flags = {"random_state": "--seed", "checkpoint": "--checkpoint", "verbose": None,
+             "max_epochs": "--max-epochs", "mixup": "--mixup", "callbacks": "--snapshots"}
+    for name in sorted(flags.keys() & params.keys()):
+        parser.error(f"--params cannot set {name}" + (f": use {flags[name]}" if flags[name]
+                                                      else ""))
+    try:
+        FERCNNClassifier().set_params(**params)._validate_params()
+    except (ValueError, TypeError) as exc:  # unknown names; InvalidParameterError
+        parser.error(f"--params: {exc}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", nargs="?", choices=("fer2013", "ferplus"))
@@ -676,6 +706,11 @@ def main(argv=None):
                              "every epoch; the same command run again after an interruption "
                              "resumes it (FERCNNClassifier's checkpoint)")
     parser.add_argument("--seed", type=int, default=SEED, help="the estimator's random_state")
+    parser.add_argument("--params", type=json_object, default={}, metavar="JSON",
+                        help="estimator parameters for a network trained afresh, as a JSON "
+                             "object, e.g. '{\"optimizer\": \"sgd\", \"lr\": 0.01, "
+                             "\"lr_schedule\": \"plateau\"}' (default: the library's "
+                             "defaults); recorded with the rest of the recipe")
     parser.add_argument("--mixup", type=float, default=None, metavar="ALPHA",
                         help="the estimator's mixup (default: its 0, none) for a network "
                              "trained afresh; --continue keeps the file's")
@@ -754,6 +789,10 @@ def main(argv=None):
     if args.mixup is not None and (args.members or args.resume or args.transfer):
         parser.error("--mixup applies to a network trained afresh: no --members, --continue "
                      "or --from")
+    if args.params and (args.members or args.resume or args.transfer):
+        parser.error("--params applies to a network trained afresh: no --members, --continue "
+                     "or --from")
+    check_params(args.params, parser)
     if args.input_size < SIDE:
         parser.error(f"--input-size upsamples the {SIDE}x{SIDE} faces: it must be >= {SIDE}; "
                      f"got {args.input_size}")
@@ -810,6 +849,7 @@ def main(argv=None):
     else:
         # The library's defaults: the recipe measured in docs/fer2013_results.rst.
         model = FERCNNClassifier(random_state=args.seed, verbose=1, checkpoint=args.checkpoint)
+        model.set_params(**args.params)
         if args.max_epochs:
             model.set_params(max_epochs=args.max_epochs)
         if args.mixup is not None:

@@ -322,9 +322,11 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     # Any change within the tolerance: float16 everywhere, on either precision path.
     monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 1.0)
     pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--snapshots", "2",
-                     "--max-epochs", "3", "--seed", "4", "--out", str(out)])
+                     "--max-epochs", "3", "--seed", "4", "--params", '{"weight_decay": 0.01}',
+                     "--out", str(out)])
     file = out / "fer2013.skops"
     info = read_metadata(file)
+    assert info["recipe"]["weight_decay"] == 0.01 != FERCNNClassifier().weight_decay
     names = np.asarray(EMOTIONS)[y[:300]]
     keep, held = pretrained.holdout_split(names)
     assert info["holdout"] == pretrained.holdout_record(names)
@@ -368,6 +370,13 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     with pytest.raises(SystemExit):
         pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--limit", "200",
                          "--out", str(out)])
+    # --params that fit would refuse, that a flag sets, or for no network trained afresh.
+    for params, *rest in [('{"weight_decay": -1}',), ('{"decay": 0.01}',), ('[0.01]',),
+                          ('{"max_epochs": 2}',), ('{"lr": 1e-3}', "--members", str(file))]:
+        with pytest.raises(SystemExit):
+            pretrained.main(["fer2013", "--data", str(csv), "--params", params, *rest,
+                             "--out", str(tmp_path / "refused")])
+    assert not (tmp_path / "refused").exists()
 
 
 def test_ferplus_holdout_networks_leave_out_a_tenth_of_the_rows_with_a_majority(
