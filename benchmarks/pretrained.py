@@ -73,6 +73,11 @@ CPU cores (``fit_seconds``), are in its metadata and in
         --checkpoint ~/ckpt/fer2013_v10 --out ~/runs/fer2013_v10
     python benchmarks/pretrained.py ferplus --holdout --labels distribution --seed 20 \
         --checkpoint ~/ckpt/ferplus_v20 --out ~/runs/ferplus_v20
+    # SWA along a constant rate (Izmailov et al. 2018): a --holdout network trained 10 epochs
+    # more at a constant rate, its epochs kept; select_ensemble.py --swa averages them:
+    python benchmarks/pretrained.py fer2013 --continue ~/runs/fer2013_v10/fer2013.skops \
+        --holdout --snapshots 10 --max-epochs 10 --lr 3e-4 --schedule constant \
+        --out ~/runs/fer2013_v10_swa
     # another recipe for the same comparison (--params: any estimator parameter), e.g. SGD
     # with Nesterov momentum and a plateau schedule (on the training loss: no validation):
     python benchmarks/pretrained.py fer2013 --holdout --snapshots 15 --seed 30 \
@@ -335,19 +340,23 @@ class KeepWeights(Callback):
 
     The snapshots that ``benchmarks/select_ensemble.py`` averages (SWA,
     Izmailov et al. 2018) to see whether the mean of the last epochs' weights
-    beats the last epoch's. Each file is written atomically, so a run killed
-    and resumed (``--checkpoint``) leaves only whole ones.
+    beats the last epoch's. Epochs are numbered as the estimator's
+    ``history_`` numbers them: a fit continued from ``offset`` epochs (a warm
+    start, whose skorch net counts its own epochs from 1) names its first
+    ``offset + 1``. Each file is written atomically, so a run killed and
+    resumed (``--checkpoint``) leaves only whole ones.
     """
 
-    def __init__(self, folder, n):
+    def __init__(self, folder, n, offset=0):
         self.folder = folder
         self.n = n
+        self.offset = offset
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
         if epoch > net.max_epochs - self.n:
             os.makedirs(self.folder, exist_ok=True)
-            with atomic_open(Path(self.folder) / f"epoch_{epoch:02d}.pt") as file:
+            with atomic_open(Path(self.folder) / f"epoch_{self.offset + epoch:02d}.pt") as file:
                 torch.save(net.module_.state_dict(), file)
 
 
@@ -401,8 +410,11 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     """The model of ``file`` trained ``args.max_epochs`` more epochs, and the continuation's record.
 
     ``warm_start`` keeps every member's weights; the learning rate falls from
-    ``args.lr`` along a cosine; ``args.zoom`` adds random zooms (no turn, no
-    shift: the estimator's own augmentation shifts) drawn with ``args.seed``.
+    ``args.lr`` along a cosine, or stays there (``args.schedule``); ``args.zoom``
+    adds random zooms (no turn, no shift: the estimator's own augmentation
+    shifts) drawn with ``args.seed``; ``args.snapshots`` keeps the last epochs'
+    weights of a one-network file (:class:`KeepWeights`), to average them as
+    SWA does along a constant rate.
     Members trained on one kind of target train at once, on the same
     batches; an ensemble whose members were trained on different targets
     (ferplus: majority labels and vote shares) is split, each network trained
@@ -434,6 +446,9 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
     training = ("warm_start", "max_epochs", "lr", "lr_schedule", "random_state", "callbacks",
                 "verbose")
     lr, epochs = args.lr or CONTINUE_LR, args.max_epochs or 3
+    schedule = {"cosine": "cosine", "constant": "none"}[args.schedule]
+    if args.snapshots and model.n_members != 1:
+        parser.error(f"--snapshots keeps one network's weights; {file} has {model.n_members}")
     start = time.perf_counter()
     for network, kind in groups:
         original = {key: value for key, value in network.get_params().items() if key in training}
@@ -441,8 +456,11 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
         if args.zoom:
             callbacks = [("augment_zoom", RandomAffine(degrees=0, scale=tuple(args.zoom),
                                                         max_shift=0, random_state=args.seed))]
+        if args.snapshots:
+            callbacks.append(("keep_weights", KeepWeights(
+                str(Path(args.out) / "snapshots"), args.snapshots, len(network.history_))))
         network.set_params(warm_start=True, max_epochs=epochs, lr=lr,
-                           lr_schedule="cosine", random_state=args.seed, callbacks=callbacks,
+                           lr_schedule=schedule, random_state=args.seed, callbacks=callbacks,
                            verbose=1)
         print(f"continuing {file} ({kind}, {network.n_members} network(s)): {len(y):,} faces, "
               f"{epochs} epochs", flush=True)
@@ -454,7 +472,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
         "from": {"sha256": sha256(file),
                  **{key: info.get(key) for key in ("command", "git_commit",
                                                    "publictest_accuracy", "fit_seconds")}},
-        "epochs": epochs, "lr": lr, "lr_schedule": "cosine",
+        "epochs": epochs, "lr": lr, "lr_schedule": args.schedule,
         "zoom": args.zoom, "aligned": args.aligned, "seed": args.seed,
         "separately": len(groups) > 1,
         "transfer": bool(args.transfer),
@@ -733,6 +751,10 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=None,
                         help=f"--continue and --from only: the starting learning rate (default "
                              f"{CONTINUE_LR:g})")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="--continue and --from only: the learning rate falls from --lr "
+                             "along a cosine (default), or stays at --lr (SWA's constant rate, "
+                             "with --snapshots)")
     parser.add_argument("--zoom", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="--continue and --from only: random zooms between these scales")
     parser.add_argument("--aligned", action="store_true",
@@ -771,14 +793,15 @@ def main(argv=None):
         parser.error("--from makes a ferplus model from a fer2013 file: name ferplus")
     if args.transfer and (args.members or args.resume):
         parser.error("--from starts a ferplus model alone: no --members, no --continue")
-    if (args.zoom or args.lr) and not (args.resume or args.transfer):
-        parser.error("--zoom and --lr only apply with --continue or --from")
+    if (args.zoom or args.lr or args.schedule != "cosine") and not (args.resume
+                                                                    or args.transfer):
+        parser.error("--zoom, --lr and --schedule only apply with --continue or --from")
     if args.aligned and not (args.resume and args.faces):
         parser.error("--aligned trains the variant for photographs: it needs --continue "
                      "and --faces")
-    if (args.holdout or args.snapshots) and (args.members or args.resume or args.transfer):
-        parser.error("--holdout and --snapshots apply to a network trained afresh: no "
-                     "--members, --continue or --from")
+    if (args.holdout or args.snapshots) and (args.members or args.transfer):
+        parser.error("--holdout and --snapshots apply to a network trained afresh or "
+                     "continued: no --members or --from")
     if args.holdout and (args.limit or args.input_size != SIDE):
         parser.error("--holdout leaves out a split of all the Training rows, for networks "
                      f"that take {SIDE}x{SIDE} faces: no --limit or --input-size")
@@ -827,6 +850,12 @@ def main(argv=None):
         X_train, recut = recut_by_landmarks(X_train)
         print(f"cut again by YuNet's landmarks: {recut:,} of {len(X_train):,} Training faces",
               flush=True)
+    if args.holdout and args.resume:
+        # Its validation figures hold only if it never trained on those rows.
+        held = read_metadata(args.resume).get("holdout")
+        if held != holdout_record(y_train_all):
+            parser.error(f"--holdout continues a network that left out this validation split; "
+                         f"{args.resume} records holdout {held}")
     if args.resume or args.transfer:
         model, base, continuation = continue_training(args.resume or args.transfer,
                                                       args.model, data_sha256, args, X_train,

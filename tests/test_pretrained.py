@@ -370,6 +370,26 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     with pytest.raises(SystemExit):
         pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--limit", "200",
                          "--out", str(out)])
+    # SWA along a constant rate: the network continued on the same rows, its epochs kept.
+    more = tmp_path / "more"
+    pretrained.main(["fer2013", "--data", str(csv), "--continue", str(file), "--holdout",
+                     "--snapshots", "2", "--max-epochs", "2", "--lr", "1e-3",
+                     "--schedule", "constant", "--out", str(more)])
+    continued = load(more / "fer2013.skops")
+    record = read_metadata(more / "fer2013.skops")
+    assert record["holdout"] == info["holdout"]
+    assert record["continuation"]["lr_schedule"] == "constant"
+    # A cosine from 1e-3 would give its second epoch half that.
+    assert list(continued.history_["lr"][-2:]) == [pytest.approx(1e-3)] * 2
+    assert sorted(p.name for p in (more / "snapshots").iterdir()) == ["epoch_04.pt",
+                                                                      "epoch_05.pt"]
+    select_ensemble.main([str(more / "fer2013.skops"), "--data", str(csv), "--swa", "2",
+                          "--out", str(report)])
+    assert set(json.loads(report.read_text())["networks"][str(more / "fer2013.skops")]["swa"]) \
+        == {"last 2 epochs"}
+    with pytest.raises(SystemExit):  # it left out other rows
+        pretrained.main(["fer2013", "--data", str(csv), "--continue", str(moved), "--holdout",
+                         "--out", str(tmp_path / "refused")])
     # --params that fit would refuse, that a flag sets, or for no network trained afresh.
     for params, *rest in [('{"weight_decay": -1}',), ('{"decay": 0.01}',), ('[0.01]',),
                           ('{"max_epochs": 2}',), ('{"lr": 1e-3}', "--members", str(file))]:
