@@ -34,6 +34,10 @@ network by network, each on its own), optionally with random zooms
 networks, every layer kept, trained further on the FER+ labels (vote shares
 by default), each FER2013 output starting the FER+ emotion of the same
 meaning and contempt starting as neutral (:func:`transfer`).
+For either, ``--schedule constant`` holds the rate at ``--lr`` instead of a
+cosine fall, and with ``--holdout --snapshots N`` a one-network ``--holdout``
+file continues on the same rows, keeping its last N epochs' weights: SWA
+along a constant rate, which ``benchmarks/select_ensemble.py --swa`` scores.
 ``--input-size N`` trains and scores a network afresh on the faces upsampled
 to N×N pixels (bilinear, :func:`upsample`), as Barsoum et al. (2016) fed
 VGG-13 64×64 FER+ faces; such a file takes N×N faces, so it joins, continues
@@ -474,6 +478,7 @@ def continue_training(file, name, data_sha256, args, X, y, shares, parser):
                                                    "publictest_accuracy", "fit_seconds")}},
         "epochs": epochs, "lr": lr, "lr_schedule": args.schedule,
         "zoom": args.zoom, "aligned": args.aligned, "seed": args.seed,
+        "snapshots": args.snapshots,
         "separately": len(groups) > 1,
         "transfer": bool(args.transfer),
         "fit_seconds": time.perf_counter() - start,
@@ -618,8 +623,10 @@ def write_docs(path):
                    "starting as neutral, " if transferred else "")
                 + ("each network alone, on the targets it was trained on"
                    if continuation.get("separately") else "all its networks at once")
-                + f" (``warm_start=True``), the learning rate falling from {continuation['lr']:g} "
-                "along a cosine"
+                + " (``warm_start=True``), the learning rate "
+                + (f"held at {continuation['lr']:g}"
+                   if continuation.get("lr_schedule") == "constant"
+                   else f"falling from {continuation['lr']:g} along a cosine")
                 + (", on the Training faces cut again by YuNet's landmarks as FaceAligner "
                    "cuts photographs" if continuation.get("aligned") else "")
                 + (f", with random zooms of {zoom[0]:g} to {zoom[1]:g}" if zoom else "")
@@ -639,7 +646,7 @@ def write_docs(path):
             lines += [
                 f"{heading}: the average of {len(members)} "
                 ":class:`~fer_sklearn.FERCNNClassifier` networks with the library's defaults "
-                "but the epochs, trained separately and joined by "
+                f"but the epochs{_params_words(members)}, trained separately and joined by "
                 f":func:`~fer_sklearn.average_ensemble` ({info['fit_seconds'] / 60:.0f} "
                 "minutes of training in all):",
                 "",
@@ -657,7 +664,8 @@ def write_docs(path):
                           f"``{continuation['from']['sha256'][:12]}``), then {more}.", ""]
         else:
             lines += [f"{heading}: a :class:`~fer_sklearn.FERCNNClassifier` with the "
-                      f"library's defaults but the epochs, trained on {_trained(info)}.", ""]
+                      f"library's defaults but the epochs{_params_words([info])}, trained on "
+                      f"{_trained(info)}.", ""]
         lines += [
             f"- PublicTest accuracy, as shipped: **{info['publictest_accuracy']:.1%}** "
             f"({info['publictest_n']:,} faces, the {views} test-time views it ships with).",
@@ -691,7 +699,9 @@ def json_object(text):
 def check_params(params, parser):
     """Refuse, before the CSV is read, ``--params`` that ``fit`` would refuse or the flags set."""
     flags = {"random_state": "--seed", "checkpoint": "--checkpoint", "verbose": None,
-             "max_epochs": "--max-epochs", "mixup": "--mixup", "callbacks": "--snapshots"}
+             "max_epochs": "--max-epochs", "mixup": "--mixup", "callbacks": "--snapshots",
+             # Its best epoch's weights, put back, would not be the last snapshot's.
+             "early_stopping": None}
     for name in sorted(flags.keys() & params.keys()):
         parser.error(f"--params cannot set {name}" + (f": use {flags[name]}" if flags[name]
                                                       else ""))
@@ -699,6 +709,12 @@ def check_params(params, parser):
         FERCNNClassifier().set_params(**params)._validate_params()
     except (ValueError, TypeError) as exc:  # unknown names; InvalidParameterError
         parser.error(f"--params: {exc}")
+
+
+def _params_words(runs):
+    """``", and <parameters>"`` for the runs' ``--params`` (the first run's), else ``""``."""
+    params = [run.get("params") for run in runs if run.get("params")]
+    return f", and ``{json.dumps(params[0])}``" if params else ""
 
 
 def main(argv=None):
@@ -741,17 +757,18 @@ def main(argv=None):
                              "ensemble's file adds each of its networks)")
     parser.add_argument("--continue", dest="resume", metavar="FILE",
                         help="train this file, written by this script, --max-epochs more "
-                             "(default 3) from --lr on a cosine schedule")
+                             "(default 3) from --lr (--schedule)")
     parser.add_argument("--from", dest="transfer", metavar="FILE",
                         help="ferplus only: train the networks of this fer2013 file, written "
-                             "by this script, --max-epochs more (default 3) from --lr on a "
-                             "cosine schedule, each FER2013 output starting the FER+ emotion "
+                             "by this script, --max-epochs more (default 3) from --lr "
+                             "(--schedule), each FER2013 output starting the FER+ emotion "
                              "of the same meaning (--labels: default distribution); "
                              "written to --out, by default over the shipped ferplus file")
     parser.add_argument("--lr", type=float, default=None,
-                        help=f"--continue and --from only: the starting learning rate (default "
+                        help=f"--continue and --from only: the starting learning rate, or the "
+                             f"rate throughout with --schedule constant (default "
                              f"{CONTINUE_LR:g})")
-    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                         help="--continue and --from only: the learning rate falls from --lr "
                              "along a cosine (default), or stays at --lr (SWA's constant rate, "
                              "with --snapshots)")
@@ -764,13 +781,15 @@ def main(argv=None):
                         help="write <model>_faces.skops, the variant load_pretrained(faces=True) "
                              "uses")
     parser.add_argument("--holdout", action="store_true",
-                        help=f"train a network afresh on Training less its validation split "
+                        help=f"train a network afresh, or --continue one that left out the same "
+                             f"rows, on Training less its validation split "
                              f"({HOLDOUT_FRACTION:.0%}, the same rows for every seed), which "
                              f"benchmarks/select_ensemble.py scores")
     parser.add_argument("--snapshots", type=int, default=0, metavar="N",
-                        help="a network trained afresh also writes its weights after each of "
-                             "its last N epochs to OUT/snapshots/ (for weight averaging); a "
-                             "--checkpoint resumes only with the same --out and N")
+                        help="a network trained afresh or continued (one network) also writes "
+                             "its weights after each of its last N epochs to OUT/snapshots/ "
+                             "(for weight averaging; --out must be named); a --checkpoint "
+                             "resumes only with the same --out and N")
     parser.add_argument("--test-time-shift", type=int, default=None,
                         help="the shipped model's test_time_shift (default: the estimator's)")
     parser.add_argument("--large-tensor", type=int, default=LARGE_TENSOR, metavar="N",
@@ -793,9 +812,20 @@ def main(argv=None):
         parser.error("--from makes a ferplus model from a fer2013 file: name ferplus")
     if args.transfer and (args.members or args.resume):
         parser.error("--from starts a ferplus model alone: no --members, no --continue")
-    if (args.zoom or args.lr or args.schedule != "cosine") and not (args.resume
-                                                                    or args.transfer):
+    if (args.zoom or args.lr or args.schedule) and not (args.resume or args.transfer):
         parser.error("--zoom, --lr and --schedule only apply with --continue or --from")
+    args.schedule = args.schedule or "cosine"
+    if args.checkpoint and (args.members or args.resume or args.transfer):
+        parser.error("--checkpoint keeps the state of a network trained afresh: no --members, "
+                     "--continue or --from")
+    if args.snapshots and Path(args.out).resolve() == OUT.resolve():
+        parser.error("--snapshots writes OUT/snapshots/: name an --out outside the package")
+    if args.snapshots and args.resume and any((Path(args.out) / "snapshots").glob("epoch_*")):
+        parser.error(f"{Path(args.out) / 'snapshots'} already holds snapshots: a continuation "
+                     "would mix its epochs with them; name another --out")
+    if args.resume and not args.holdout and read_metadata(args.resume).get("holdout"):
+        parser.error(f"{args.resume} left out the --holdout validation split: pass --holdout "
+                     "to keep those rows out (its validation figures hold only then)")
     if args.aligned and not (args.resume and args.faces):
         parser.error("--aligned trains the variant for photographs: it needs --continue "
                      "and --faces")
@@ -855,7 +885,8 @@ def main(argv=None):
         held = read_metadata(args.resume).get("holdout")
         if held != holdout_record(y_train_all):
             parser.error(f"--holdout continues a network that left out this validation split; "
-                         f"{args.resume} records holdout {held}")
+                         + (f"{args.resume} was trained on all the Training rows" if held is None
+                            else f"{args.resume} left out another split ({held})"))
     if args.resume or args.transfer:
         model, base, continuation = continue_training(args.resume or args.transfer,
                                                       args.model, data_sha256, args, X_train,
@@ -876,7 +907,7 @@ def main(argv=None):
         trained_on = "; ".join(f"{member['trained_on']} (seed {member['seed']})"
                                for member in members)
     else:
-        # The library's defaults: the recipe measured in docs/fer2013_results.rst.
+        # The library's defaults (the recipe measured in docs/fer2013_results.rst), but --params.
         model = FERCNNClassifier(random_state=args.seed, verbose=1, checkpoint=args.checkpoint)
         model.set_params(**args.params)
         if args.max_epochs:
@@ -921,6 +952,7 @@ def main(argv=None):
         "fer_sklearn_version": __version__,
         "git_commit": commit,
         "recipe": recipe(model),
+        "params": args.params or None,
         "input_size": args.input_size,
         "seed": seed,
         "members": members,

@@ -307,7 +307,7 @@ def test_holdout_networks_leave_out_one_stratified_split_and_keep_their_last_wei
 
 
 def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_path,
-                                                               monkeypatch):
+                                                               monkeypatch, capsys):
     # pretrained.py --holdout --snapshots, then select_ensemble.py on its file, end to end.
     import json
 
@@ -327,6 +327,7 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     file = out / "fer2013.skops"
     info = read_metadata(file)
     assert info["recipe"]["weight_decay"] == 0.01 != FERCNNClassifier().weight_decay
+    assert info["params"] == {"weight_decay": 0.01}
     names = np.asarray(EMOTIONS)[y[:300]]
     keep, held = pretrained.holdout_split(names)
     assert info["holdout"] == pretrained.holdout_record(names)
@@ -387,9 +388,26 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
                           "--out", str(report)])
     assert set(json.loads(report.read_text())["networks"][str(more / "fer2013.skops")]["swa"]) \
         == {"last 2 epochs"}
-    with pytest.raises(SystemExit):  # it left out other rows
-        pretrained.main(["fer2013", "--data", str(csv), "--continue", str(moved), "--holdout",
-                         "--out", str(tmp_path / "refused")])
+    # Refused: a network that left out other rows; one that left out the split continued
+    # on those rows (no --holdout); snapshots beside others; a checkpoint, which only a
+    # network trained afresh keeps; snapshots of an ensemble's networks, mixed in one folder.
+    ensemble = tmp_path / "ensemble"
+    pretrained.main(["fer2013", "--data", str(csv), "--members", str(file),
+                     str(more / "fer2013.skops"), "--out", str(ensemble)])
+    capsys.readouterr()
+    for flags, reason in [
+            (["--continue", str(moved), "--holdout"], "left out another split"),
+            (["--continue", str(file)], "pass --holdout"),
+            (["--continue", str(file), "--holdout", "--snapshots", "2", "--out", str(out)],
+             "already holds snapshots"),
+            (["--continue", str(file), "--holdout", "--checkpoint", str(tmp_path / "c")],
+             "--checkpoint keeps"),
+            (["--continue", str(ensemble / "fer2013.skops"), "--snapshots", "2"],
+             "one network's weights")]:
+        with pytest.raises(SystemExit):
+            pretrained.main(["fer2013", "--data", str(csv), "--out", str(tmp_path / "refused"),
+                             *flags])
+        assert reason in capsys.readouterr().err
     # --params that fit would refuse, that a flag sets, or for no network trained afresh.
     for params, *rest in [('{"weight_decay": -1}',), ('{"decay": 0.01}',), ('[0.01]',),
                           ('{"max_epochs": 2}',), ('{"lr": 1e-3}', "--members", str(file))]:
