@@ -823,7 +823,9 @@ def main(argv=None):
     if args.snapshots and args.resume and any((Path(args.out) / "snapshots").glob("epoch_*")):
         parser.error(f"{Path(args.out) / 'snapshots'} already holds snapshots: a continuation "
                      "would mix its epochs with them; name another --out")
-    if args.resume and not args.holdout and read_metadata(args.resume).get("holdout"):
+    # The rows a continued network left out, None where it trained on all of them.
+    resumed_holdout = read_metadata(args.resume).get("holdout") if args.resume else None
+    if resumed_holdout and not args.holdout:
         parser.error(f"{args.resume} left out the --holdout validation split: pass --holdout "
                      "to keep those rows out (its validation figures hold only then)")
     if args.aligned and not (args.resume and args.faces):
@@ -882,11 +884,11 @@ def main(argv=None):
               flush=True)
     if args.holdout and args.resume:
         # Its validation figures hold only if it never trained on those rows.
-        held = read_metadata(args.resume).get("holdout")
-        if held != holdout_record(y_train_all):
+        if resumed_holdout != holdout_record(y_train_all):
             parser.error(f"--holdout continues a network that left out this validation split; "
-                         + (f"{args.resume} was trained on all the Training rows" if held is None
-                            else f"{args.resume} left out another split ({held})"))
+                         + (f"{args.resume} was trained on all the Training rows"
+                            if resumed_holdout is None
+                            else f"{args.resume} left out another split ({resumed_holdout})"))
     if args.resume or args.transfer:
         model, base, continuation = continue_training(args.resume or args.transfer,
                                                       args.model, data_sha256, args, X_train,
