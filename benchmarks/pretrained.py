@@ -38,6 +38,10 @@ For either, ``--schedule constant`` holds the rate at ``--lr`` instead of a
 cosine fall, and with ``--holdout --snapshots N`` a one-network ``--holdout``
 file continues on the same rows, keeping its last N epochs' weights: SWA
 along a constant rate, which ``benchmarks/select_ensemble.py --swa`` scores.
+``--cycles M`` trains a network afresh along M cosine cycles of the learning
+rate, each restarting at the estimator's ``lr`` (SGDR); the last epoch of each
+cycle, kept by ``--snapshots``, is a member of a snapshot ensemble (Huang et
+al. 2017), which ``select_ensemble.py --snapshot-ensemble`` scores.
 ``--input-size N`` trains and scores a network afresh on the faces upsampled
 to N×N pixels (bilinear, :func:`upsample`), as Barsoum et al. (2016) fed
 VGG-13 64×64 FER+ faces; such a file takes N×N faces, so it joins, continues
@@ -83,10 +87,15 @@ CPU cores (``fit_seconds``), are in its metadata and in
         --holdout --snapshots 10 --max-epochs 10 --lr 3e-4 --schedule constant \
         --out ~/runs/fer2013_v10_swa
     # another recipe for the same comparison (--params: any estimator parameter), e.g. SGD
-    # with Nesterov momentum and a plateau schedule (on the training loss: no validation):
+    # with Nesterov momentum and a plateau schedule (on the training loss: no validation),
+    # with SGD's usual L2 weight decay rather than AdamW's decoupled 0.05:
     python benchmarks/pretrained.py fer2013 --holdout --snapshots 15 --seed 30 \
-        --params '{"optimizer": "sgd", "lr": 0.01, "lr_schedule": "plateau"}' \
+        --params '{"optimizer": "sgd", "lr": 0.01, "lr_schedule": "plateau", "weight_decay": 0.0001}' \
         --checkpoint ~/ckpt/fer2013_sgd --out ~/runs/fer2013_sgd
+    # a snapshot ensemble (Huang et al. 2017): the rate restarted in 4 cycles, the last 46
+    # epochs kept; select_ensemble.py --snapshot-ensemble averages the cycles' last epochs:
+    python benchmarks/pretrained.py fer2013 --holdout --cycles 4 --snapshots 46 --seed 31 \
+        --checkpoint ~/ckpt/fer2013_restarts --out ~/runs/fer2013_restarts
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -105,7 +114,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
+from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
                          read_metadata, save)
@@ -785,6 +795,13 @@ def main(argv=None):
                              f"rows, on Training less its validation split "
                              f"({HOLDOUT_FRACTION:.0%}, the same rows for every seed), which "
                              f"benchmarks/select_ensemble.py scores")
+    parser.add_argument("--cycles", type=int, default=None, metavar="M",
+                        help="a network trained afresh: in place of its lr_schedule, its "
+                             "learning rate falls along a cosine from the estimator's lr to a "
+                             "thousandth of it in each of M cycles of max_epochs/M epochs, "
+                             "restarting at lr (SGDR, Loshchilov and Hutter 2017): the cycles of "
+                             "a snapshot ensemble (Huang et al. 2017), which select_ensemble.py "
+                             "--snapshot-ensemble scores from --snapshots")
     parser.add_argument("--snapshots", type=int, default=0, metavar="N",
                         help="a network trained afresh or continued (one network) also writes "
                              "its weights after each of its last N epochs to OUT/snapshots/ "
@@ -848,6 +865,16 @@ def main(argv=None):
         parser.error("--params applies to a network trained afresh: no --members, --continue "
                      "or --from")
     check_params(args.params, parser)
+    if args.cycles is not None:
+        if args.members or args.resume or args.transfer:
+            parser.error("--cycles applies to a network trained afresh: no --members, "
+                         "--continue or --from")
+        if "lr_schedule" in args.params:
+            parser.error("--cycles takes the place of lr_schedule: drop it from --params")
+        epochs = args.max_epochs or FERCNNClassifier().max_epochs
+        if not 1 <= args.cycles <= epochs or epochs % args.cycles:
+            parser.error(f"--cycles must divide the {epochs} epochs into cycles of whole "
+                         f"epochs; got {args.cycles}")
     if args.input_size < SIDE:
         parser.error(f"--input-size upsamples the {SIDE}x{SIDE} faces: it must be >= {SIDE}; "
                      f"got {args.input_size}")
@@ -916,9 +943,18 @@ def main(argv=None):
             model.set_params(max_epochs=args.max_epochs)
         if args.mixup is not None:
             model.set_params(mixup=args.mixup)
+        callbacks = []
+        if args.cycles:
+            # Stepped every epoch: each cycle's last epoch runs at about 1% of lr (for 15-epoch
+            # cycles), the low rate Huang et al. take their snapshots at.
+            model.set_params(lr_schedule="none")
+            callbacks.append(("lr_schedule", LRScheduler(
+                CosineAnnealingWarmRestarts, T_0=model.max_epochs // args.cycles,
+                eta_min=model.lr * 1e-3)))
         if args.snapshots:
-            model.set_params(callbacks=[("keep_weights", KeepWeights(
-                str(Path(args.out) / "snapshots"), args.snapshots))])
+            callbacks.append(("keep_weights", KeepWeights(
+                str(Path(args.out) / "snapshots"), args.snapshots)))
+        model.set_params(callbacks=callbacks or None)
         print(f"training {args.model}: {len(y_train):,} faces, {model.max_epochs} epochs",
               flush=True)
         start = time.perf_counter()
@@ -955,6 +991,7 @@ def main(argv=None):
         "git_commit": commit,
         "recipe": recipe(model),
         "params": args.params or None,
+        "cycles": args.cycles,
         "input_size": args.input_size,
         "seed": seed,
         "members": members,

@@ -18,7 +18,12 @@ own test-time views
   their probabilities as :func:`~fer_sklearn.average_ensemble` does: the
   mean, lowest and highest accuracy of the subsets of each size, and which
   subset scored highest (the one to join with ``pretrained.py --members``).
-  Files written by ``gpu_run.py`` on a GPU join those of the CPU.
+  Files written by ``gpu_run.py`` on a GPU join those of the CPU;
+- **snapshot ensembles** (Huang et al. 2017): the probabilities of one
+  network's weights at chosen epochs averaged, each snapshot with its own
+  batch-norm statistics (``--snapshot-ensemble``; the last epochs of the
+  learning-rate cycles of ``pretrained.py --cycles``), against the last
+  epoch alone; each snapshot alone is scored too.
 
 Accuracies carry their 95% Wilson interval; two choices scored on the same
 faces are compared by their paired difference (and the faces one fixes and
@@ -111,6 +116,10 @@ def main(argv=None):
                         help=f"average the last K epochs' weights, for each K given (default "
                              f"{' '.join(map(str, SWA_EPOCHS))}; none: ensembles only, which "
                              f"is quicker: each K recomputes batch-norm statistics)")
+    parser.add_argument("--snapshot-ensemble", type=int, nargs="+", default=None,
+                        metavar="EPOCH",
+                        help="also average the probabilities of each network's snapshots of "
+                             "these epochs (1 = the first), as they were trained")
     parser.add_argument("--out", help="the JSON file written (default: "
                                       "benchmarks/results/selection/<model>_levers.json)")
     args = parser.parse_args(argv)
@@ -139,9 +148,27 @@ def main(argv=None):
         proba[file] = model.predict_proba(X_val)
         network = {"file as saved": score(model.classes_[proba[file].argmax(axis=1)] == y_val)}
         kept = snapshots(file, model, parser)
-        if kept and args.swa:
+        if args.snapshot_ensemble:
+            first = len(model.history_) - len(kept) + 1  # the epoch of kept[0]
+            missing = sorted(set(args.snapshot_ensemble) - set(range(first, first + len(kept))))
+            if missing:
+                parser.error(f"{file} keeps no snapshot of epoch(s) {missing}: its snapshots "
+                             + (f"are of epochs {first} to {first + len(kept) - 1}" if kept
+                                else "folder is empty or absent"))
+        if kept and (args.swa or args.snapshot_ensemble):
             baseline = with_weights(model, kept[-1:]).predict(X_val) == y_val
             network["last epoch"] = score(baseline)
+        if args.snapshot_ensemble:
+            members = {epoch: with_weights(model, [kept[epoch - first]]).predict_proba(X_val)
+                       for epoch in args.snapshot_ensemble}
+            network["snapshot ensemble"] = {
+                "epochs": args.snapshot_ensemble,
+                "alone": {str(epoch): score(model.classes_[p.argmax(axis=1)] == y_val,
+                                            baseline)
+                          for epoch, p in members.items()},
+                **score(model.classes_[np.mean(list(members.values()), axis=0).argmax(axis=1)]
+                        == y_val, baseline)}
+        if kept and args.swa:
             network["swa"] = {
                 f"last {k} epochs": score(
                     with_weights(model, kept[-k:], X_fit).predict(X_val) == y_val, baseline)

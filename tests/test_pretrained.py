@@ -417,6 +417,66 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     assert not (tmp_path / "refused").exists()
 
 
+def test_cycles_restart_the_rate_and_their_snapshots_are_averaged_as_an_ensemble(
+        fer2013_csv, tmp_path, monkeypatch, capsys):
+    # pretrained.py --cycles (SGDR), then select_ensemble.py --snapshot-ensemble on its file.
+    import json
+
+    import torch
+
+    from fer_sklearn import load, read_metadata
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pretrained
+    import select_ensemble
+
+    csv, X, y = fer2013_csv
+    out = tmp_path / "run"
+    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 1.0)
+    pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--cycles", "2",
+                     "--snapshots", "3", "--max-epochs", "4", "--seed", "5", "--out", str(out)])
+    file = out / "fer2013.skops"
+    model, info = load(file), read_metadata(file)
+    assert info["cycles"] == 2 and info["recipe"]["lr_schedule"] == "none"
+    lr = model.lr
+    # Each cycle falls along a cosine from lr to lr/1000 over its 2 epochs, then restarts.
+    low = lr * 1e-3 + (lr - lr * 1e-3) / 2
+    assert list(model.history_["lr"]) == pytest.approx([lr, low, lr, low])
+    report = tmp_path / "snapshots.json"
+    select_ensemble.main([str(file), "--data", str(csv), "--swa", "--snapshot-ensemble", "2",
+                          "4", "--out", str(report)])
+    result = json.loads(report.read_text())["networks"][str(file)]["snapshot ensemble"]
+    names = np.asarray(EMOTIONS)[y[:300]]
+    held = pretrained.holdout_split(names)[1]
+    probas = []
+    for epoch in (2, 4):
+        snapshot = load(file)
+        snapshot.module_.load_state_dict(torch.load(out / "snapshots" / f"epoch_{epoch:02d}.pt",
+                                                    weights_only=True))
+        probas.append(snapshot.predict_proba(X[:300][held]))
+        alone = np.mean(snapshot.classes_[probas[-1].argmax(axis=1)] == names[held])
+        assert result["alone"][str(epoch)]["accuracy"] == pytest.approx(alone)
+    mean = np.mean(model.classes_[np.mean(probas, axis=0).argmax(axis=1)] == names[held])
+    assert result["epochs"] == [2, 4] and result["accuracy"] == pytest.approx(mean)
+    assert result["alone"]["4"]["minus_baseline"] == 0  # the last epoch is the baseline
+    # Refused: an epoch not kept; cycles of unequal length; --cycles beside lr_schedule.
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        select_ensemble.main([str(file), "--data", str(csv), "--snapshot-ensemble", "1", "4",
+                              "--out", str(report)])
+    assert "keeps no snapshot of epoch(s) [1]: its snapshots are of epochs 2 to 4" \
+        in capsys.readouterr().err
+    for flags, reason in [(["--cycles", "3", "--max-epochs", "4"], "whole epochs; got 3"),
+                          (["--cycles", "2", "--params", '{"lr_schedule": "cosine"}'],
+                           "takes the place of lr_schedule"),
+                          (["--cycles", "2", "--members", str(file)], "trained afresh")]:
+        with pytest.raises(SystemExit):
+            pretrained.main(["fer2013", "--data", str(csv), *flags,
+                             "--out", str(tmp_path / "refused")])
+        assert reason in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+
+
 def test_ferplus_holdout_networks_leave_out_a_tenth_of_the_rows_with_a_majority(
         fer2013_csv, ferplus_csv, tmp_path, monkeypatch):
     # pretrained.py ferplus --holdout, then select_ensemble.py on its file: the split is drawn
