@@ -95,7 +95,7 @@ CPU cores (``fit_seconds``), are in its metadata and in
     # a snapshot ensemble (Huang et al. 2017): the rate restarted in 4 cycles, the last 46
     # epochs kept; select_ensemble.py --snapshot-ensemble averages the cycles' last epochs:
     python benchmarks/pretrained.py fer2013 --holdout --cycles 4 --snapshots 46 --seed 31 \
-        --checkpoint ~/ckpt/fer2013_restarts --out ~/runs/fer2013_restarts
+        --checkpoint ~/ckpt/fer2013_cycles --out ~/runs/fer2013_cycles
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -354,7 +354,8 @@ class KeepWeights(Callback):
 
     The snapshots that ``benchmarks/select_ensemble.py`` averages (SWA,
     Izmailov et al. 2018) to see whether the mean of the last epochs' weights
-    beats the last epoch's. Epochs are numbered as the estimator's
+    beats the last epoch's, or whose predictions it averages (a snapshot
+    ensemble, Huang et al. 2017). Epochs are numbered as the estimator's
     ``history_`` numbers them: a fit continued from ``offset`` epochs (a warm
     start, whose skorch net counts its own epochs from 1) names its first
     ``offset + 1``. Each file is written atomically, so a run killed and
@@ -415,6 +416,8 @@ def combine(files, name, data_sha256, parser):
             **{key: info[key] for key in ("trained_on", "seed", "recipe", "fit_seconds",
                                           "publictest_accuracy", "command", "git_commit",
                                           "machine")},
+            # Parts of the recipe that the estimator's parameters do not hold.
+            **{key: info.get(key) for key in ("params", "cycles")},
             "precision_used": info.get("precision_used", "float32"),
         })
     return average_ensemble(members), provenance
@@ -722,9 +725,12 @@ def check_params(params, parser):
 
 
 def _params_words(runs):
-    """``", and <parameters>"`` for the runs' ``--params`` (the first run's), else ``""``."""
+    """``", and <parameters>"`` for the runs' ``--params`` and ``--cycles`` (the first run's
+    of each), else ``""``."""
     params = [run.get("params") for run in runs if run.get("params")]
-    return f", and ``{json.dumps(params[0])}``" if params else ""
+    cycles = [run.get("cycles") for run in runs if run.get("cycles")]
+    return ((f", and ``{json.dumps(params[0])}``" if params else "")
+            + (f", the learning rate in {cycles[0]} cosine cycles" if cycles else ""))
 
 
 def main(argv=None):
@@ -796,17 +802,19 @@ def main(argv=None):
                              f"({HOLDOUT_FRACTION:.0%}, the same rows for every seed), which "
                              f"benchmarks/select_ensemble.py scores")
     parser.add_argument("--cycles", type=int, default=None, metavar="M",
-                        help="a network trained afresh: in place of its lr_schedule, its "
-                             "learning rate falls along a cosine from the estimator's lr to a "
-                             "thousandth of it in each of M cycles of max_epochs/M epochs, "
-                             "restarting at lr (SGDR, Loshchilov and Hutter 2017): the cycles of "
-                             "a snapshot ensemble (Huang et al. 2017), which select_ensemble.py "
-                             "--snapshot-ensemble scores from --snapshots")
+                        help="a network trained afresh: in place of its lr_schedule, M cycles "
+                             "of max_epochs/M epochs, in each of which the learning rate falls "
+                             "epoch by epoch along a cosine from the estimator's lr towards a "
+                             "thousandth of it (a 15-epoch cycle's last epoch at 1.2%% of lr), "
+                             "then restarts (SGDR, Loshchilov and Hutter 2017): the cycles of a "
+                             "snapshot ensemble (Huang et al. 2017), whose members, the cycles' "
+                             "last epochs, --snapshots keeps and select_ensemble.py "
+                             "--snapshot-ensemble scores")
     parser.add_argument("--snapshots", type=int, default=0, metavar="N",
                         help="a network trained afresh or continued (one network) also writes "
                              "its weights after each of its last N epochs to OUT/snapshots/ "
-                             "(for weight averaging; --out must be named); a --checkpoint "
-                             "resumes only with the same --out and N")
+                             "(for weight averaging or a snapshot ensemble; --out must be named); "
+                             "a --checkpoint resumes only with the same --out and N")
     parser.add_argument("--test-time-shift", type=int, default=None,
                         help="the shipped model's test_time_shift (default: the estimator's)")
     parser.add_argument("--large-tensor", type=int, default=LARGE_TENSOR, metavar="N",
@@ -875,6 +883,10 @@ def main(argv=None):
         if not 1 <= args.cycles <= epochs or epochs % args.cycles:
             parser.error(f"--cycles must divide the {epochs} epochs into cycles of whole "
                          f"epochs; got {args.cycles}")
+        reach = epochs - epochs // args.cycles + 1  # back to the first cycle's last epoch
+        if 0 < args.snapshots < reach:
+            parser.error(f"--snapshots {args.snapshots} keeps too few epochs for the ends of "
+                         f"all {args.cycles} cycles: pass at least {reach}")
     if args.input_size < SIDE:
         parser.error(f"--input-size upsamples the {SIDE}x{SIDE} faces: it must be >= {SIDE}; "
                      f"got {args.input_size}")
@@ -920,7 +932,7 @@ def main(argv=None):
         model, base, continuation = continue_training(args.resume or args.transfer,
                                                       args.model, data_sha256, args, X_train,
                                                       y_train, shares, parser)
-        members = base.get("members")
+        members, cycles = base.get("members"), base.get("cycles")
         fit_seconds = base["fit_seconds"] + continuation["fit_seconds"]
         seed, trained_on = base["seed"], base["trained_on"]
         labels = targets(base)
@@ -930,6 +942,7 @@ def main(argv=None):
             labels = args.labels
     elif args.members:
         model, members = combine(args.members, args.model, data_sha256, parser)
+        cycles = None  # each member's record says
         fit_seconds = sum(member["fit_seconds"] for member in members)
         seed = [member["seed"] for member in members]
         labels = [member["labels"] for member in members]
@@ -963,7 +976,7 @@ def main(argv=None):
         fit_seconds = max(time.perf_counter() - start, float(model.history_["dur"].sum()))
         # A scratch folder is no part of the recipe, nor is where the snapshots went.
         model.set_params(checkpoint=None, callbacks=None)
-        members, seed, labels = None, args.seed, args.labels
+        members, seed, labels, cycles = None, args.seed, args.labels, args.cycles
         trained_on = (f"{len(y_train)} FER2013 Training rows"
                       + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else "")
                       + (" (the --holdout validation split left out)" if args.holdout else ""))
@@ -991,7 +1004,7 @@ def main(argv=None):
         "git_commit": commit,
         "recipe": recipe(model),
         "params": args.params or None,
-        "cycles": args.cycles,
+        "cycles": cycles,
         "input_size": args.input_size,
         "seed": seed,
         "members": members,

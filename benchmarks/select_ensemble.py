@@ -1,6 +1,6 @@
 r"""Score networks trained with ``pretrained.py --holdout`` on the validation split they left out.
 
-Two levers of issue 40 are chosen here, on the ``Training`` faces that no
+Three levers of issue 40 are chosen here, on the ``Training`` faces that no
 ``--holdout`` network of the model trained on (:func:`pretrained.holdout_split`:
 10%, stratified, the same rows whatever a network's seed: 2,871 faces for
 ``fer2013``; for ``ferplus``, a tenth of the rows with a FER+ majority, scored
@@ -36,6 +36,11 @@ Usage (after training each network, one at a time)::
         --checkpoint ~/ckpt/fer2013_v10 --out ~/runs/fer2013_v10
     python benchmarks/select_ensemble.py ~/runs/fer2013_v*/fer2013.skops \
         --out benchmarks/results/selection/fer2013_levers.json
+    # a snapshot ensemble: the last epochs of the 4 cycles of pretrained.py --cycles 4
+    python benchmarks/pretrained.py fer2013 --holdout --cycles 4 --snapshots 46 --seed 31 \
+        --checkpoint ~/ckpt/fer2013_cycles --out ~/runs/fer2013_cycles
+    python benchmarks/select_ensemble.py ~/runs/fer2013_cycles/fer2013.skops --swa \
+        --snapshot-ensemble 15 30 45 60 --out benchmarks/results/selection/fer2013_cycles.json
 """
 
 import argparse
@@ -119,12 +124,15 @@ def main(argv=None):
     parser.add_argument("--snapshot-ensemble", type=int, nargs="+", default=None,
                         metavar="EPOCH",
                         help="also average the probabilities of each network's snapshots of "
-                             "these epochs (1 = the first), as they were trained")
+                             "these epochs, numbered as in its history_ and its epoch_NN.pt "
+                             "files, each as it was trained")
     parser.add_argument("--out", help="the JSON file written (default: "
                                       "benchmarks/results/selection/<model>_levers.json)")
     args = parser.parse_args(argv)
     if len(set(args.files)) != len(args.files):
         parser.error("a file is named twice")
+    if args.snapshot_ensemble and len(set(args.snapshot_ensemble)) != len(args.snapshot_ensemble):
+        parser.error("--snapshot-ensemble names an epoch twice")
     name = read_metadata(args.files[0]).get("name")
     if name not in ("fer2013", "ferplus"):
         parser.error(f"{args.files[0]} is not a fer2013 or ferplus file written by "

@@ -459,17 +459,24 @@ def test_cycles_restart_the_rate_and_their_snapshots_are_averaged_as_an_ensemble
     mean = np.mean(model.classes_[np.mean(probas, axis=0).argmax(axis=1)] == names[held])
     assert result["epochs"] == [2, 4] and result["accuracy"] == pytest.approx(mean)
     assert result["alone"]["4"]["minus_baseline"] == 0  # the last epoch is the baseline
-    # Refused: an epoch not kept; cycles of unequal length; --cycles beside lr_schedule.
+    # Refused: an epoch not kept, or named twice; cycles of unequal length; --cycles beside
+    # lr_schedule, or for no network trained afresh; too few snapshots for the cycles' ends.
     capsys.readouterr()
     with pytest.raises(SystemExit):
         select_ensemble.main([str(file), "--data", str(csv), "--snapshot-ensemble", "1", "4",
                               "--out", str(report)])
     assert "keeps no snapshot of epoch(s) [1]: its snapshots are of epochs 2 to 4" \
         in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        select_ensemble.main([str(file), "--data", str(csv), "--snapshot-ensemble", "4", "4",
+                              "--out", str(report)])
+    assert "names an epoch twice" in capsys.readouterr().err
     for flags, reason in [(["--cycles", "3", "--max-epochs", "4"], "whole epochs; got 3"),
                           (["--cycles", "2", "--params", '{"lr_schedule": "cosine"}'],
                            "takes the place of lr_schedule"),
-                          (["--cycles", "2", "--members", str(file)], "trained afresh")]:
+                          (["--cycles", "2", "--members", str(file)], "trained afresh"),
+                          (["--cycles", "2", "--max-epochs", "4", "--snapshots", "2"],
+                           "pass at least 3")]:
         with pytest.raises(SystemExit):
             pretrained.main(["fer2013", "--data", str(csv), *flags,
                              "--out", str(tmp_path / "refused")])
