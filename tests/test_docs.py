@@ -201,25 +201,32 @@ def test_the_ferplus_file_of_the_attempts_is_recorded_as_it_was():
         assert "``benchmarks/results/ferplus_two_networks.json``" in _text("docs/pretrained.rst")
 
 
-def test_the_weight_averaging_table_quotes_its_selection_run():
+@pytest.mark.parametrize("record, start, end, epochs", [
+    # The default network's last epochs (one-cycle schedule).
+    ("fer2013_levers.json", "Beyond one network", "**Weight averaging", (2, 5, 10, 15)),
+    # SGD with Nesterov momentum and a plateau schedule.
+    ("fer2013_sgd.json", "Other schedules", "**SGD with", (5, 15)),
+])
+def test_the_weight_averaging_tables_quote_their_selection_runs(record, start, end, epochs):
     # docs/fer2013_results.rst, "Beyond one network": the validation figures of
-    # benchmarks/select_ensemble.py's run, as recorded in its results file.
-    run = json.loads((REPO / "benchmarks/results/selection/fer2013_levers.json").read_text())
+    # benchmarks/select_ensemble.py's runs, as recorded in their results files.
+    run = json.loads((REPO / "benchmarks/results/selection" / record).read_text())
     assert run["validation_faces"] == 2871
     ((_, network),) = run["networks"].items()
     text = _text("docs/fer2013_results.rst")
-    text = text[text.index("Beyond one network"):text.index("Not measured yet")]
+    text = text[text.index(start):]
+    text = text[:text.index(end)]
     last = network["last epoch"]
     assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
         in text
     rows = [(1, "the last epoch's, batch-norm statistics recomputed")] + [
-        (k, f"mean of the last {k} epochs") for k in (2, 5, 10, 15)]
+        (k, f"mean of the last {k} epochs") for k in epochs]
     for k, name in rows:
         swa = network["swa"][f"last {k} epochs"]
         row = text[text.index(name):]
         fixed, broken = swa["won_lost"]
         assert f"- {swa['accuracy']:.4f} - " in row[:200]
-        assert f"{100 * swa['minus_baseline']:.2f}".replace("-", "−") in row[:200]
+        assert f"{100 * swa['minus_baseline']:+.2f}".replace("-", "−") in row[:200]
         assert f"{fixed} / {broken}" in row[:200]
 
 
