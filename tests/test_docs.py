@@ -230,6 +230,29 @@ def test_the_weight_averaging_tables_quote_their_selection_runs(record, start, e
         assert f"{fixed} / {broken}" in row[:200]
 
 
+def test_the_snapshot_ensemble_table_quotes_its_selection_run():
+    # docs/fer2013_results.rst, "Other schedules": select_ensemble.py --snapshot-ensemble.
+    run = json.loads((REPO / "benchmarks/results/selection/fer2013_cycles.json").read_text())
+    ((_, network),) = run["networks"].items()
+    ensemble = network["snapshot ensemble"]
+    text = _text("docs/fer2013_results.rst")
+    text = text[text.index("A snapshot ensemble: one default network"):]
+    text = text[:text.index("**Snapshot ensembles")]
+    last = network["last epoch"]
+    assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
+        in text
+    epochs = ensemble["epochs"]
+    assert epochs == [15, 30, 45, 60] and ensemble["alone"]["60"]["accuracy"] == last["accuracy"]
+    rows = [(f"epoch {epoch} alone", ensemble["alone"][str(epoch)]) for epoch in epochs[:-1]]
+    rows.append(("the four averaged", ensemble))
+    for name, figures in rows:
+        row = text[text.index(name):][:200]
+        fixed, broken = figures["won_lost"]
+        assert f"- {figures['accuracy']:.4f} " in row, name
+        assert f"{100 * figures['minus_baseline']:+.2f}".replace("-", "−") in row, name
+        assert f"{fixed} / {broken}" in row, name
+
+
 def test_the_ensemble_table_quotes_its_selection_run_and_the_shipped_join():
     # docs/fer2013_results.rst, "Beyond one network": select_ensemble.py's ensembles of the
     # --holdout networks, and the shipped fer2013 file, which joins all four, as they record.
