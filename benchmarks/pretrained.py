@@ -42,6 +42,10 @@ along a constant rate, which ``benchmarks/select_ensemble.py --swa`` scores.
 rate, each restarting at the estimator's ``lr`` (SGDR); the last epoch of each
 cycle, kept by ``--snapshots``, is a member of a snapshot ensemble (Huang et
 al. 2017), which ``select_ensemble.py --snapshot-ensemble`` scores.
+``--ema DECAY`` trains a network afresh keeping an exponential moving average
+of its weights (:class:`~fer_sklearn.callbacks.WeightEMA`), which it ends
+with; ``--snapshots 1`` keeps its last epoch's own weights, the baseline that
+``select_ensemble.py`` scores the average against.
 ``--input-size N`` trains and scores a network afresh on the faces upsampled
 to N×N pixels (bilinear, :func:`upsample`), as Barsoum et al. (2016) fed
 VGG-13 64×64 FER+ faces; such a file takes N×N faces, so it joins, continues
@@ -96,6 +100,9 @@ CPU cores (``fit_seconds``), are in its metadata and in
     # epochs kept; select_ensemble.py --snapshot-ensemble averages the cycles' last epochs:
     python benchmarks/pretrained.py fer2013 --holdout --cycles 4 --snapshots 46 --seed 31 \
         --checkpoint ~/ckpt/fer2013_cycles --out ~/runs/fer2013_cycles
+    # an exponential moving average of the weights, the last epoch's own weights kept:
+    python benchmarks/pretrained.py fer2013 --holdout --ema 0.999 --snapshots 1 --seed 32 \
+        --checkpoint ~/ckpt/fer2013_ema --out ~/runs/fer2013_ema
     python benchmarks/pretrained.py --docs   # docs/_pretrained_results.rst from the files
 """
 
@@ -121,6 +128,7 @@ from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemb
                          read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
 from fer_sklearn._output import atomic_open
+from fer_sklearn.callbacks import WeightEMA
 from fer_sklearn._precision import autocast_dtype
 from fer_sklearn._test_time import n_views as _views_per_image
 from fer_sklearn.pretrained._load import _file_name
@@ -417,7 +425,7 @@ def combine(files, name, data_sha256, parser):
                                           "publictest_accuracy", "command", "git_commit",
                                           "machine")},
             # Parts of the recipe that the estimator's parameters do not hold.
-            **{key: info.get(key) for key in ("params", "cycles")},
+            **{key: info.get(key) for key in ("params", "cycles", "ema")},
             "precision_used": info.get("precision_used", "float32"),
         })
     return average_ensemble(members), provenance
@@ -725,12 +733,15 @@ def check_params(params, parser):
 
 
 def _params_words(runs):
-    """``", and <parameters>"`` for the runs' ``--params`` and ``--cycles`` (the first run's
-    of each), else ``""``."""
+    """``", and <parameters>"`` for the runs' ``--params``, ``--cycles`` and ``--ema`` (the
+    first run's of each), else ``""``."""
     params = [run.get("params") for run in runs if run.get("params")]
     cycles = [run.get("cycles") for run in runs if run.get("cycles")]
+    ema = [run.get("ema") for run in runs if run.get("ema")]
     return ((f", and ``{json.dumps(params[0])}``" if params else "")
-            + (f", the learning rate in {cycles[0]} cosine cycles" if cycles else ""))
+            + (f", the learning rate in {cycles[0]} cosine cycles" if cycles else "")
+            + (f", ending with the moving average of its weights (decay {ema[0]})"
+               if ema else ""))
 
 
 def main(argv=None):
@@ -810,6 +821,11 @@ def main(argv=None):
                              "snapshot ensemble (Huang et al. 2017), whose members, the cycles' "
                              "last epochs, --snapshots keeps and select_ensemble.py "
                              "--snapshot-ensemble scores")
+    parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                        help="a network trained afresh keeps an exponential moving average of "
+                             "its weights, step by step, and ends with it (WeightEMA; 0.999 "
+                             "spans about 1,000 steps, 5 epochs); --snapshots 1 keeps its own "
+                             "last weights to compare")
     parser.add_argument("--snapshots", type=int, default=0, metavar="N",
                         help="a network trained afresh or continued (one network) also writes "
                              "its weights after each of its last N epochs to OUT/snapshots/ "
@@ -887,6 +903,12 @@ def main(argv=None):
         if 0 < args.snapshots < reach:
             parser.error(f"--snapshots {args.snapshots} keeps too few epochs for the ends of "
                          f"all {args.cycles} cycles: pass at least {reach}")
+    if args.ema is not None:
+        if args.members or args.resume or args.transfer:
+            parser.error("--ema applies to a network trained afresh: no --members, "
+                         "--continue or --from")
+        if not 0 < args.ema < 1:
+            parser.error(f"--ema must be in (0, 1); got {args.ema}")
     if args.input_size < SIDE:
         parser.error(f"--input-size upsamples the {SIDE}x{SIDE} faces: it must be >= {SIDE}; "
                      f"got {args.input_size}")
@@ -932,7 +954,7 @@ def main(argv=None):
         model, base, continuation = continue_training(args.resume or args.transfer,
                                                       args.model, data_sha256, args, X_train,
                                                       y_train, shares, parser)
-        members, cycles = base.get("members"), base.get("cycles")
+        members, cycles, ema = base.get("members"), base.get("cycles"), base.get("ema")
         fit_seconds = base["fit_seconds"] + continuation["fit_seconds"]
         seed, trained_on = base["seed"], base["trained_on"]
         labels = targets(base)
@@ -942,7 +964,7 @@ def main(argv=None):
             labels = args.labels
     elif args.members:
         model, members = combine(args.members, args.model, data_sha256, parser)
-        cycles = None  # each member's record says
+        cycles = ema = None  # each member's record says
         fit_seconds = sum(member["fit_seconds"] for member in members)
         seed = [member["seed"] for member in members]
         labels = [member["labels"] for member in members]
@@ -964,7 +986,9 @@ def main(argv=None):
             callbacks.append(("lr_schedule", LRScheduler(
                 CosineAnnealingWarmRestarts, T_0=model.max_epochs // args.cycles,
                 eta_min=model.lr * 1e-3)))
-        if args.snapshots:
+        if args.ema:
+            callbacks.append(("weight_ema", WeightEMA(args.ema)))
+        if args.snapshots:  # the network's own weights: WeightEMA swaps in its only at the end
             callbacks.append(("keep_weights", KeepWeights(
                 str(Path(args.out) / "snapshots"), args.snapshots)))
         model.set_params(callbacks=callbacks or None)
@@ -976,7 +1000,8 @@ def main(argv=None):
         fit_seconds = max(time.perf_counter() - start, float(model.history_["dur"].sum()))
         # A scratch folder is no part of the recipe, nor is where the snapshots went.
         model.set_params(checkpoint=None, callbacks=None)
-        members, seed, labels, cycles = None, args.seed, args.labels, args.cycles
+        members, seed, labels, cycles, ema = (None, args.seed, args.labels, args.cycles,
+                                              args.ema)
         trained_on = (f"{len(y_train)} FER2013 Training rows"
                       + (f" with FER+ {LABELS[args.labels]}" if args.model == "ferplus" else "")
                       + (" (the --holdout validation split left out)" if args.holdout else ""))
@@ -1005,6 +1030,7 @@ def main(argv=None):
         "recipe": recipe(model),
         "params": args.params or None,
         "cycles": cycles,
+        "ema": ema,
         "input_size": args.input_size,
         "seed": seed,
         "members": members,

@@ -154,7 +154,6 @@ def main(argv=None):
     for file in args.files:
         model = load(file, device="cpu")
         proba[file] = model.predict_proba(X_val)
-        network = {"file as saved": score(model.classes_[proba[file].argmax(axis=1)] == y_val)}
         kept = snapshots(file, model, parser)
         if args.snapshot_ensemble:
             first = len(model.history_) - len(kept) + 1  # the epoch of kept[0]
@@ -163,11 +162,19 @@ def main(argv=None):
                 parser.error(f"{file} keeps no snapshot of epoch(s) {missing}: its snapshots "
                              + (f"are of epochs {first} to {first + len(kept) - 1}" if kept
                                 else "folder is empty or absent"))
-        if kept and (args.swa or args.snapshot_ensemble):
-            baseline = with_weights(model, kept[-1:]).predict(X_val) == y_val
+        # The last epoch's weights as trained: what every lever here is measured against
+        # (a --ema file's own weights are its average's, hence "file as saved" against it too).
+        last, baseline = None, None
+        if kept:
+            last = with_weights(model, kept[-1:]).predict_proba(X_val)
+            baseline = model.classes_[last.argmax(axis=1)] == y_val
+        network = {"file as saved": score(model.classes_[proba[file].argmax(axis=1)] == y_val,
+                                          baseline)}
+        if kept:
             network["last epoch"] = score(baseline)
         if args.snapshot_ensemble:
-            members = {epoch: with_weights(model, [kept[epoch - first]]).predict_proba(X_val)
+            members = {epoch: last if epoch == first + len(kept) - 1 else
+                       with_weights(model, [kept[epoch - first]]).predict_proba(X_val)
                        for epoch in args.snapshot_ensemble}
             network["snapshot ensemble"] = {
                 "epochs": args.snapshot_ensemble,

@@ -1,4 +1,4 @@
-"""skorch callbacks for image augmentation and learning-rate schedules.
+"""skorch callbacks for image augmentation, learning-rate schedules and weight averaging.
 
 Each callback has one job and works on any skorch net whose training batches
 are ``(X, y)`` with ``X`` a float tensor of images ``(n, channels, H, W)``
@@ -30,10 +30,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch.callbacks import Callback
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 __all__ = [
     "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "RandomErasing", "Mixup",
-    "PiecewiseConstantLR", "RecordLR",
+    "PiecewiseConstantLR", "RecordLR", "WeightEMA",
 ]
 
 
@@ -526,3 +527,58 @@ class RecordLR(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         net.history.record("lr", float(net.optimizer_.param_groups[0]["lr"]))
+
+
+class WeightEMA(Callback):
+    """Keep an exponential moving average of the weights; end the fit with it.
+
+    After every training step each weight and batch-norm statistic of the
+    average moves a share ``1 - decay`` of the way to the network's
+    (``average = decay * average + (1 - decay) * weight``; the first step
+    copies them): Polyak averaging (Polyak & Juditsky 1992) as
+    :func:`torch.optim.swa_utils.get_ema_multi_avg_fn` computes it. When
+    training ends, finished or interrupted, the network takes the average's
+    values, so that ``predict`` uses them. The average spans about
+    ``1 / (1 - decay)`` steps: 1,000 for the default, about 5 epochs of
+    FER2013's 25,838 training faces in batches of 128.
+
+    Put it in ``callbacks`` of a fit with a ``checkpoint``: the average is part
+    of the checkpoint, so a resumed fit ends with the same one.
+
+    Parameters
+    ----------
+    decay : float, default=0.999
+        In (0, 1).
+
+    Attributes
+    ----------
+    average_ : torch.optim.swa_utils.AveragedModel
+        The running average, a copy of the network.
+
+    Raises
+    ------
+    ValueError
+        At ``initialize`` (``fit``), for a ``decay`` outside (0, 1).
+    """
+
+    def __init__(self, decay=0.999):
+        self.decay = decay
+
+    def initialize(self):
+        if not (isinstance(self.decay, numbers.Real) and 0.0 < self.decay < 1.0):
+            raise ValueError(f"WeightEMA: decay must be in (0, 1); got {self.decay!r}")
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.average_ = AveragedModel(net.module_, use_buffers=True,
+                                      multi_avg_fn=get_ema_multi_avg_fn(self.decay))
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.average_.update_parameters(net.module_)
+
+    def on_train_end(self, net, **kwargs):
+        average = self.average_.module.state_dict()
+        # Integer buffers (batch norm's step count) are counts, not averaged: keep the network's.
+        net.module_.load_state_dict({name: average[name] if value.is_floating_point() else value
+                                     for name, value in net.module_.state_dict().items()})

@@ -7,7 +7,7 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 from skorch.history import History
-from skorch.callbacks import LRScheduler
+from skorch.callbacks import Callback, LRScheduler
 
 from fer_sklearn._weighting import WeightedCrossEntropy
 from fer_sklearn.callbacks import (
@@ -19,6 +19,7 @@ from fer_sklearn.callbacks import (
     RandomFlip,
     RandomShift,
     RecordLR,
+    WeightEMA,
 )
 
 
@@ -326,6 +327,45 @@ def test_record_lr_sees_a_torch_scheduler(images):
     callbacks = [LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5), RecordLR()]
     net, _ = _fit(callbacks, X, y, max_epochs=3, lr=0.4)
     np.testing.assert_allclose(net.history[:, "lr"], [0.4, 0.2, 0.1])
+
+
+class _KeepStates(Callback):
+    """Keep a copy of the module's state after every training step."""
+
+    def __init__(self, states):
+        self.states = states
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.states.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+
+def test_weight_ema_ends_the_fit_with_the_moving_average_of_every_step(images):
+    X, y = images
+    module = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2),
+                                 torch.nn.Flatten(), torch.nn.Linear(32, 2))
+    states = []
+    net = NeuralNetClassifier(module, max_epochs=3, batch_size=4, lr=0.05, train_split=None,
+                              verbose=0, callbacks=[WeightEMA(decay=0.7), _KeepStates(states)])
+    net.fit(X / X.max(), y)
+    assert len(states) == 6  # 2 steps an epoch
+    expected = dict(states[0])
+    for state in states[1:]:
+        expected = {k: 0.7 * expected[k] + 0.3 * v if v.is_floating_point() else v
+                    for k, v in state.items()}
+    final = net.module_.state_dict()
+    for name, value in final.items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+    # The average differs from the last step's weights, running statistics included.
+    assert not torch.allclose(final["0.weight"], states[-1]["0.weight"])
+    assert not torch.allclose(final["1.running_mean"], states[-1]["1.running_mean"])
+    assert final["1.num_batches_tracked"] == 6
+
+
+@pytest.mark.parametrize("decay", [0, 1, 1.5, "0.9"])
+def test_weight_ema_validates_decay(decay):
+    with pytest.raises(ValueError, match=r"decay must be in \(0, 1\)"):
+        WeightEMA(decay=decay).initialize()
 
 
 def test_augmentation_rejects_non_image_batches():

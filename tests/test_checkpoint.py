@@ -17,6 +17,7 @@ import torch
 from fer_sklearn import CheckpointError, FERCNNClassifier, FERDNNClassifier
 from fer_sklearn._checkpoint import CHECKPOINT_FILE, read_checkpoint
 from fer_sklearn._weighting import WeightedNeuralNetClassifier
+from fer_sklearn.callbacks import WeightEMA
 from fer_sklearn.datasets import make_faces
 
 # 240 faces, 20% held out: 6 training batches of 32 per epoch.
@@ -30,6 +31,9 @@ RECIPES = {
     "cnn-early-stop": (FERCNNClassifier, dict(
         SMALL_CNN, max_epochs=8, augment="study", optimizer="sgd", lr=0.05,
         lr_schedule="plateau", mixup=0.2, early_stopping=True, n_iter_no_change=2)),
+    # A moving average of the weights, kept in the checkpoint and swapped in at the end.
+    "cnn-ema": (FERCNNClassifier, dict(SMALL_CNN, max_epochs=3,
+                                       callbacks=[WeightEMA(decay=0.9)])),
     # A DNN with a cosine schedule, rotations and zooms, and class weights.
     "dnn-cosine": (FERDNNClassifier, dict(
         hidden_layer_sizes=(32,), max_epochs=4, batch_size=32, validation_fraction=0.2,

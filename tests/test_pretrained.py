@@ -484,6 +484,52 @@ def test_cycles_restart_the_rate_and_their_snapshots_are_averaged_as_an_ensemble
     assert not (tmp_path / "refused").exists()
 
 
+def test_ema_ships_the_moving_average_scored_against_the_last_epoch_as_trained(
+        fer2013_csv, tmp_path, monkeypatch, capsys):
+    # pretrained.py --ema, its last epoch kept, then select_ensemble.py on its file.
+    import json
+
+    import torch
+
+    from fer_sklearn import load, read_metadata
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pretrained
+    import select_ensemble
+
+    csv, X, y = fer2013_csv
+    out = tmp_path / "run"
+    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 1.0)
+    pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--ema", "0.9",
+                     "--snapshots", "1", "--max-epochs", "2", "--seed", "5", "--out", str(out)])
+    file = out / "fer2013.skops"
+    model, info = load(file), read_metadata(file)
+    assert info["ema"] == 0.9 and "moving average of its weights (decay 0.9)" in \
+        pretrained._params_words([info])
+    # The file holds the average, not the last epoch's own weights, which the snapshot keeps.
+    last = torch.load(out / "snapshots" / "epoch_02.pt", weights_only=True)
+    assert not torch.allclose(model.module_.state_dict()["features.conv1_1.weight"].float(),
+                              last["features.conv1_1.weight"])
+    report = tmp_path / "ema.json"
+    select_ensemble.main([str(file), "--data", str(csv), "--swa", "--out", str(report)])
+    network = json.loads(report.read_text())["networks"][str(file)]
+    names = np.asarray(EMOTIONS)[y[:300]]
+    held = pretrained.holdout_split(names)[1]
+    model.module_.load_state_dict(last)
+    trained = np.mean(model.predict(X[:300][held]) == names[held])
+    assert network["last epoch"]["accuracy"] == pytest.approx(trained)
+    saved = network["file as saved"]
+    assert saved["minus_baseline"] == pytest.approx(saved["accuracy"] - trained)
+    capsys.readouterr()
+    for flags, reason in [(["--ema", "1"], "(0, 1); got 1.0"),
+                          (["--ema", "0.9", "--members", str(file)], "trained afresh")]:
+        with pytest.raises(SystemExit):
+            pretrained.main(["fer2013", "--data", str(csv), *flags,
+                             "--out", str(tmp_path / "refused")])
+        assert reason in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+
+
 def test_ferplus_holdout_networks_leave_out_a_tenth_of_the_rows_with_a_majority(
         fer2013_csv, ferplus_csv, tmp_path, monkeypatch):
     # pretrained.py ferplus --holdout, then select_ensemble.py on its file: the split is drawn
