@@ -124,6 +124,7 @@ from sklearn.model_selection import train_test_split
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
+from fer2013 import cpu_description  # benchmarks/ is the script's directory
 from fer_sklearn import (EMOTIONS, FERCNNClassifier, __version__, average_ensemble, load,
                          read_metadata, save)
 from fer_sklearn.datasets import FERPLUS_CLASSES, load_fer2013
@@ -237,10 +238,10 @@ def precision_used(model):
 
 
 def machine():
-    """Python, torch, processor and torch threads of this run."""
+    """Python, torch, processor, CPU model and torch threads of this run."""
     return {"python": platform.python_version(), "torch": torch.__version__,
             "processor": platform.processor() or platform.machine(),
-            "torch_threads": torch.get_num_threads()}
+            "cpu": cpu_description(), "torch_threads": torch.get_num_threads()}
 
 
 def targets(info):
@@ -554,12 +555,12 @@ def _trained(run):
     machine = run["machine"]
     return (f"{run['trained_on']}, seed {run['seed']}, ``max_epochs={run['recipe']['max_epochs']}``"
             f", {run['fit_seconds'] / 60:.0f} minutes on {machine['torch_threads']} CPU threads "
-            f"(torch {machine['torch']}, {machine['processor']}, "
+            f"(torch {machine['torch']}, {machine.get('cpu', machine['processor'])}, "
             # The first fer2013 file predates the key; it was trained in float32.
             f"{run.get('precision_used', 'float32')})")
 
 
-def _table_row(name, faces, info):
+def _table_row(name, faces, info, size_mb):
     """One shipped file's line of the table the page opens with: what, how good, how made."""
     from fer_sklearn.cli._study import _accuracy_interval
 
@@ -576,17 +577,18 @@ def _table_row(name, faces, info):
         recipe += f"; then {continuation['epochs']} epochs more"
         recipe += " on zoomed faces" if continuation.get("zoom") else ""
         recipe += ", cut again by their landmarks" if continuation.get("aligned") else ""
-    precisions = sorted({run.get("precision_used", "float32") for run in members}
-                        | ({info["precision_used"]} if continuation else set()))
-    commands = list(dict.fromkeys(
-        [run["command"] for run in members]
-        + ([continuation["from"]["command"]] if continuation else []) + [info["command"]]))
+    runs = members + ([info] if continuation else [])
+    precisions = sorted({run.get("precision_used", "float32") for run in runs})
+    # Files made before the CPU model was recorded name only the architecture.
+    cpus = sorted({run["machine"].get("cpu", "CPU model not recorded") for run in runs})
     return [f"``{name}``" + (" (``faces=True``)" if faces else ""), labels, recipe,
             f"**{info['publictest_accuracy']:.1%}** ({low:.1%}-{high:.1%}), "
-            f"{info['publictest_n']:,} faces, {n_views(info['recipe'])} views",
+            f"{info['publictest_n']:,} faces",
+            f"{info['predict_faces_per_second']:.0f} faces/s with {n_views(info['recipe'])} "
+            f"views; {size_mb:.1f} MB",
             f"{info['fit_seconds'] / 60:.0f} min on {info['machine']['torch_threads']} CPU "
-            f"threads ({', '.join(precisions)})",
-            "; then ".join(f"``{command}``" for command in commands)]
+            f"threads ({', '.join(precisions)}; {'; '.join(cpus)})",
+            f"``{info['command']}``"]
 
 
 def _storage(info):
@@ -612,8 +614,9 @@ def write_docs(path):
     """The shipped models' figures, as reStructuredText, from the files' own metadata.
 
     A table first (model, labels, recipe, PublicTest accuracy with its 95%
-    Wilson interval, training time and machine, the commands that made it),
-    then a paragraph per file.
+    Wilson interval, prediction speed and file size, training time, precision
+    and machine, the command that wrote the file), then a paragraph per file
+    with each network's own figures and command.
     """
     from fer_sklearn.pretrained import PRETRAINED, pretrained_info
 
@@ -623,7 +626,7 @@ def write_docs(path):
         if not file.is_file():
             continue
         info = pretrained_info(name, faces=faces)
-        table.append(_table_row(name, faces, info))
+        table.append(_table_row(name, faces, info, file.stat().st_size / 1e6))
         views = n_views(info["recipe"])
         recall = ", ".join(f"{label} {value:.0%}"
                            for label, value in info["publictest_recall"].items())
@@ -698,8 +701,9 @@ def write_docs(path):
             "",
         ]
     header = ["model", "labels", "recipe", "PublicTest accuracy (95% interval)",
-              "training", "made by"]
-    head = [".. list-table::", "   :header-rows: 1", "   :widths: 12 14 14 18 14 28", ""]
+              "prediction; file size", "training (precision; machine)",
+              "made by (each network's command below)"]
+    head = [".. list-table::", "   :header-rows: 1", "   :widths: 10 12 14 14 12 16 22", ""]
     for row in [header, *table]:
         head += [f"   * - {row[0]}", *(f"     - {cell}" for cell in row[1:])]
     Path(path).write_text("\n".join(head + [""] + lines), encoding="utf-8")

@@ -113,21 +113,21 @@ def test_the_shipped_models_paragraphs_are_generated_from_their_files(tmp_path, 
             == (REPO / "docs/_pretrained_results.rst").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("bullet, record, source, compared, benchmarks", [
-    ("Training the shipped ``ferplus`` ensemble", "ferplus_continued_3epochs.json", "ferplus",
+@pytest.mark.parametrize("attempt, record, source, compared, benchmarks", [
+    ("``ferplus`` trained 3 epochs more", "ferplus_continued_3epochs.json", "ferplus",
      ("neutral", "sadness", "disgust"), "accuracy from {shipped:.1%} to {tried:.1%}"),
-    ("Starting ``ferplus`` from the ``fer2013`` networks shipped then",
+    ("``ferplus`` started from the ``fer2013`` networks shipped then",
      "ferplus_from_fer2013_8epochs.json", "fer2013", ("fear", "sadness", "contempt"),
      "8 epochs on the vote shares reached {tried:.1%}"),
-    ("A third network", "ferplus_third_network.json", "ferplus",
+    ("a third ``ferplus`` network joined", "ferplus_third_network.json", "ferplus",
      ("contempt", "fear", "sadness"), "joined to those two reached {tried:.1%}"),
-    ("**Mixup**", "ferplus_mixup.json", "ferplus", ("contempt", "fear", "sadness"),
+    ("mixup (alpha 0.2", "ferplus_mixup.json", "ferplus", ("contempt", "fear", "sadness"),
      "with mixup joined to those two reached {tried:.1%}"),
-    ("**A 64×64 input**", "ferplus_input_64.json", "ferplus",
+    ("64×64 faces, upsampled", "ferplus_input_64.json", "ferplus",
      ("anger", "disgust", "fear", "sadness"),
      "on 64×64 upsampled faces alone reached {tried:.1%}"),
 ])
-def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, source, compared,
+def test_the_ferplus_attempts_are_quoted_from_their_records(attempt, record, source, compared,
                                                             benchmarks):
     """Each unshipped attempt's figures are its record's, against the ferplus file of the time.
 
@@ -137,11 +137,12 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, sour
     same labels and seed; its recall stands alone, since the file's recall is
     the ensemble's.
     """
-    text = _text("docs/pretrained.rst")
-    text = text[text.index(bullet):]
-    # This bullet only: up to the next one, or the end of the section.
-    end, section_end = text.find(" - **"), text.index("Provenance you can check")
-    text = text[:end if 0 <= end < section_end else section_end]
+    section = _text("docs/pretrained.rst")
+    section = section[section.index("What was tried"):section.index("Provenance you can check")]
+    # The attempt's row of the table: up to the next row, or the table's end.
+    text = section[section.index(attempt):section.index("The commands of the")]
+    end = text.find("\n   * - ")
+    text = text[:end] if end >= 0 else text
     tried = json.loads((REPO / "benchmarks/results" / record).read_text())
     shipped = json.loads((REPO / "benchmarks/results/ferplus_two_networks.json").read_text())
     continuation = tried["continuation"]
@@ -180,9 +181,9 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(bullet, record, sour
             recall += f" against {shipped['publictest_recall'][name]:.0%}"
         assert recall in text
     assert f"{seconds / 60:.0f} minutes" in text
-    # The commands are the record's, but for the scratch folders they wrote to.
+    # The commands, listed under the table, are the record's, but for the folders they wrote to.
     for command in commands:
-        assert command.split(" --out ")[0].split(" /")[0] in text
+        assert command.split(" --out ")[0].split(" /")[0] in section
     # The benchmarks page sums each attempt up with the same figures.
     assert benchmarks.format(tried=tried["publictest_accuracy"],
                              shipped=shipped["publictest_accuracy"]) in _text("docs/benchmarks.rst")
@@ -201,6 +202,22 @@ def test_the_ferplus_file_of_the_attempts_is_recorded_as_it_was():
         assert "``benchmarks/results/ferplus_two_networks.json``" in _text("docs/pretrained.rst")
 
 
+def _assert_baseline(text, last):
+    """A selection table of docs/fer2013_results.rst quotes the last epoch's accuracy and interval."""
+    assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
+        in text
+
+
+def _assert_row(text, name, figures):
+    """The table row ``name`` quotes select_ensemble.py's accuracy, paired difference (points,
+    signed) and faces fixed / broken against the last epoch."""
+    row = text[text.index(name):][:200]
+    fixed, broken = figures["won_lost"]
+    assert f"- {figures['accuracy']:.4f} " in row, name
+    assert f"{100 * figures['minus_baseline']:+.2f}".replace("-", "−") in row, name
+    assert f"{fixed} / {broken}" in row, name
+
+
 @pytest.mark.parametrize("record, start, end, epochs", [
     # The default network's last epochs (one-cycle schedule).
     ("fer2013_levers.json", "Beyond one network", "**Weight averaging", (2, 5, 10, 15)),
@@ -216,18 +233,11 @@ def test_the_weight_averaging_tables_quote_their_selection_runs(record, start, e
     text = _text("docs/fer2013_results.rst")
     text = text[text.index(start):]
     text = text[:text.index(end)]
-    last = network["last epoch"]
-    assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
-        in text
+    _assert_baseline(text, network["last epoch"])
     rows = [(1, "the last epoch's, batch-norm statistics recomputed")] + [
         (k, f"mean of the last {k} epochs") for k in epochs]
     for k, name in rows:
-        swa = network["swa"][f"last {k} epochs"]
-        row = text[text.index(name):]
-        fixed, broken = swa["won_lost"]
-        assert f"- {swa['accuracy']:.4f} - " in row[:200]
-        assert f"{100 * swa['minus_baseline']:+.2f}".replace("-", "−") in row[:200]
-        assert f"{fixed} / {broken}" in row[:200]
+        _assert_row(text, name, network["swa"][f"last {k} epochs"])
 
 
 def test_the_snapshot_ensemble_table_quotes_its_selection_run():
@@ -239,18 +249,12 @@ def test_the_snapshot_ensemble_table_quotes_its_selection_run():
     text = text[text.index("A snapshot ensemble: one default network"):]
     text = text[:text.index("**Snapshot ensembles")]
     last = network["last epoch"]
-    assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
-        in text
+    _assert_baseline(text, last)
     epochs = ensemble["epochs"]
     assert epochs == [15, 30, 45, 60] and ensemble["alone"]["60"]["accuracy"] == last["accuracy"]
-    rows = [(f"epoch {epoch} alone", ensemble["alone"][str(epoch)]) for epoch in epochs[:-1]]
-    rows.append(("the four averaged", ensemble))
-    for name, figures in rows:
-        row = text[text.index(name):][:200]
-        fixed, broken = figures["won_lost"]
-        assert f"- {figures['accuracy']:.4f} " in row, name
-        assert f"{100 * figures['minus_baseline']:+.2f}".replace("-", "−") in row, name
-        assert f"{fixed} / {broken}" in row, name
+    for epoch in epochs[:-1]:
+        _assert_row(text, f"epoch {epoch} alone", ensemble["alone"][str(epoch)])
+    _assert_row(text, "the four averaged", ensemble)
 
 
 def test_the_ensemble_table_quotes_its_selection_run_and_the_shipped_join():
