@@ -417,6 +417,22 @@ def test_holdout_networks_are_scored_on_the_rows_they_left_out(fer2013_csv, tmp_
     assert not (tmp_path / "refused").exists()
 
 
+def _holdout_run(monkeypatch, csv, out, *flags):
+    """``pretrained.py fer2013 --holdout FLAGS`` on the small CSV into ``out``: the two
+    scripts' modules, the file, its model and its metadata."""
+    from fer_sklearn import load, read_metadata
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pretrained
+    import select_ensemble
+
+    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 1.0)
+    pretrained.main(["fer2013", "--data", str(csv), "--holdout", *flags, "--seed", "5",
+                     "--out", str(out)])
+    file = out / "fer2013.skops"
+    return pretrained, select_ensemble, file, load(file), read_metadata(file)
+
+
 def test_cycles_restart_the_rate_and_their_snapshots_are_averaged_as_an_ensemble(
         fer2013_csv, tmp_path, monkeypatch, capsys):
     # pretrained.py --cycles (SGDR), then select_ensemble.py --snapshot-ensemble on its file.
@@ -424,19 +440,12 @@ def test_cycles_restart_the_rate_and_their_snapshots_are_averaged_as_an_ensemble
 
     import torch
 
-    from fer_sklearn import load, read_metadata
-
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    import pretrained
-    import select_ensemble
+    from fer_sklearn import load
 
     csv, X, y = fer2013_csv
     out = tmp_path / "run"
-    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 1.0)
-    pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--cycles", "2",
-                     "--snapshots", "3", "--max-epochs", "4", "--seed", "5", "--out", str(out)])
-    file = out / "fer2013.skops"
-    model, info = load(file), read_metadata(file)
+    pretrained, select_ensemble, file, model, info = _holdout_run(
+        monkeypatch, csv, out, "--cycles", "2", "--snapshots", "3", "--max-epochs", "4")
     assert info["cycles"] == 2 and info["recipe"]["lr_schedule"] == "none"
     lr = model.lr
     # Each cycle falls along a cosine from lr to lr/1000 over its 2 epochs, then restarts.
@@ -491,19 +500,10 @@ def test_ema_ships_the_moving_average_scored_against_the_last_epoch_as_trained(
 
     import torch
 
-    from fer_sklearn import load, read_metadata
-
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    import pretrained
-    import select_ensemble
-
     csv, X, y = fer2013_csv
     out = tmp_path / "run"
-    monkeypatch.setattr(pretrained, "FLOAT16_TOLERANCE", 1.0)
-    pretrained.main(["fer2013", "--data", str(csv), "--holdout", "--ema", "0.9",
-                     "--snapshots", "1", "--max-epochs", "2", "--seed", "5", "--out", str(out)])
-    file = out / "fer2013.skops"
-    model, info = load(file), read_metadata(file)
+    pretrained, select_ensemble, file, model, info = _holdout_run(
+        monkeypatch, csv, out, "--ema", "0.9", "--snapshots", "1", "--max-epochs", "2")
     assert info["ema"] == 0.9 and "moving average of its weights (decay 0.9)" in \
         pretrained._params_words([info])
     # The file holds the average, not the last epoch's own weights, which the snapshot keeps.
