@@ -585,7 +585,8 @@ def _table_row(name, faces, info, size_mb):
             f"**{info['publictest_accuracy']:.1%}** ({low:.1%}-{high:.1%}), "
             f"{info['publictest_n']:,} faces",
             f"{info['predict_faces_per_second']:.0f} faces/s with {n_views(info['recipe'])} "
-            f"views; {size_mb:.1f} MB",
+            f"views" + (f" on {info['machine']['cpu']}" if "cpu" in info["machine"] else "")
+            + f"; {size_mb:.1f} MB",
             f"{info['fit_seconds'] / 60:.0f} min on {info['machine']['torch_threads']} CPU "
             f"threads ({', '.join(precisions)}; {'; '.join(cpus)})",
             f"``{info['command']}``"]

@@ -1,6 +1,6 @@
 r"""Score networks trained with ``pretrained.py --holdout`` on the validation split they left out.
 
-Three levers of issue 40 are chosen here, on the ``Training`` faces that no
+The levers for the shipped models are chosen here, on the ``Training`` faces that no
 ``--holdout`` network of the model trained on (:func:`pretrained.holdout_split`:
 10%, stratified, the same rows whatever a network's seed: 2,871 faces for
 ``fer2013``; for ``ferplus``, a tenth of the rows with a FER+ majority, scored
@@ -23,7 +23,10 @@ own test-time views
   network's weights at chosen epochs averaged, each snapshot with its own
   batch-norm statistics (``--snapshot-ensemble``; the last epochs of the
   learning-rate cycles of ``pretrained.py --cycles``), against the last
-  epoch alone; each snapshot alone is scored too.
+  epoch alone; each snapshot alone is scored too;
+- **an exponential moving average of the weights** (``pretrained.py --ema``,
+  whose file holds the average): the file as saved against its last epoch's
+  own weights, kept by ``--snapshots 1`` (any ``--swa`` value scores it).
 
 Accuracies carry their 95% Wilson interval; two choices scored on the same
 faces are compared by their paired difference (and the faces one fixes and
@@ -41,6 +44,11 @@ Usage (after training each network, one at a time)::
         --checkpoint ~/ckpt/fer2013_cycles --out ~/runs/fer2013_cycles
     python benchmarks/select_ensemble.py ~/runs/fer2013_cycles/fer2013.skops --swa \
         --snapshot-ensemble 15 30 45 60 --out benchmarks/results/selection/fer2013_cycles.json
+    # a moving average of the weights against the last epoch's own:
+    python benchmarks/pretrained.py fer2013 --holdout --ema 0.999 --snapshots 1 --seed 32 \
+        --checkpoint ~/ckpt/fer2013_ema --out ~/runs/fer2013_ema
+    python benchmarks/select_ensemble.py ~/runs/fer2013_ema/fer2013.skops --swa 1 \
+        --out benchmarks/results/selection/fer2013_ema.json
 """
 
 import argparse
@@ -165,12 +173,12 @@ def main(argv=None):
         # The last epoch's weights as trained: what every lever here is measured against
         # (a --ema file's own weights are its average's, hence "file as saved" against it too).
         last, baseline = None, None
-        if kept:
+        if kept and (args.swa or args.snapshot_ensemble):
             last = with_weights(model, kept[-1:]).predict_proba(X_val)
             baseline = model.classes_[last.argmax(axis=1)] == y_val
         network = {"file as saved": score(model.classes_[proba[file].argmax(axis=1)] == y_val,
                                           baseline)}
-        if kept:
+        if baseline is not None:
             network["last epoch"] = score(baseline)
         if args.snapshot_ensemble:
             members = {epoch: last if epoch == first + len(kept) - 1 else

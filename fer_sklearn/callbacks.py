@@ -25,12 +25,13 @@ Examples
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skorch.callbacks import Callback
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from skorch.callbacks import Callback, EarlyStopping
+from torch.optim.swa_utils import AveragedModel
 
 __all__ = [
     "EpochMirror", "RandomFlip", "RandomShift", "RandomAffine", "RandomErasing", "Mixup",
@@ -529,36 +530,64 @@ class RecordLR(Callback):
         net.history.record("lr", float(net.optimizer_.param_groups[0]["lr"]))
 
 
+def _ema_update(averages, weights, n_averaged, decay):
+    """One step of :class:`WeightEMA`'s average, as ``AveragedModel``'s ``multi_avg_fn``.
+
+    ``n_averaged`` steps are in the average already. The share kept is
+    ``min(decay, (1 + n) / (10 + n))``, the warm-up of TensorFlow's
+    ``tf.train.ExponentialMovingAverage(decay, num_updates)``, so that the
+    first steps' weights, far from the trained ones, fade out in a short fit
+    too. Module level (bound with :func:`functools.partial`) so that it pickles.
+    """
+    n = float(n_averaged)
+    kept = min(decay, (1.0 + n) / (10.0 + n))
+    if torch.is_floating_point(averages[0]):
+        torch._foreach_lerp_(averages, weights, 1.0 - kept)
+    # Integer buffers (batch norm's step count) are not averaged: on_train_end keeps the net's.
+
+
 class WeightEMA(Callback):
-    """Keep an exponential moving average of the weights; end the fit with it.
+    """Keep an exponential moving average of the weights; end training with it.
 
     After every training step each weight and batch-norm statistic of the
-    average moves a share ``1 - decay`` of the way to the network's
-    (``average = decay * average + (1 - decay) * weight``; the first step
-    copies them): Polyak averaging (Polyak & Juditsky 1992) as
-    :func:`torch.optim.swa_utils.get_ema_multi_avg_fn` computes it. When
-    training ends, finished or interrupted, the network takes the average's
-    values, so that ``predict`` uses them. The average spans about
-    ``1 / (1 - decay)`` steps: 1,000 for the default, about 5 epochs of
-    FER2013's 25,838 training faces in batches of 128.
-
-    Put it in ``callbacks`` of a fit with a ``checkpoint``: the average is part
-    of the checkpoint, so a resumed fit ends with the same one.
+    average moves a share ``1 - d`` of the way to the network's
+    (``average = d * average + (1 - d) * weight``; the first step copies
+    them), with ``d = min(decay, (1 + n) / (10 + n))`` after ``n`` steps: the
+    exponential moving average of TensorFlow's
+    ``tf.train.ExponentialMovingAverage`` with its warm-up, as timm's
+    ``ModelEmaV3`` keeps it for image classifiers. When training ends,
+    finished or interrupted, the network takes the average's values, so that
+    ``predict`` uses them.
 
     Parameters
     ----------
     decay : float, default=0.999
-        In (0, 1).
+        The share of the average kept at each step, in (0, 1), once the
+        warm-up has passed (after ``(10 * decay - 1) / (1 - decay)`` steps,
+        8,990 for the default). The average spans about the last ``1 / (1 - decay)`` steps:
+        1,000 for the default, about 4.5 epochs of FER2013's 28,709
+        ``Training`` faces in batches of 128.
 
     Attributes
     ----------
     average_ : torch.optim.swa_utils.AveragedModel
-        The running average, a copy of the network.
+        The running average, a copy of the network; not pickled with the
+        net, whose own weights hold the average once training has ended.
 
     Raises
     ------
     ValueError
-        At ``initialize`` (``fit``), for a ``decay`` outside (0, 1).
+        At ``initialize`` (``fit``), for a ``decay`` outside (0, 1); at the
+        start of training, beside an ``EarlyStopping(load_best=True)``
+        (``early_stopping=True``), whose best epoch's weights it would replace.
+
+    Notes
+    -----
+    The validation scores in ``history`` are those of the network's own
+    weights at each epoch, not of the average. Each ``fit`` starts a new
+    average (a ``warm_start`` fit too, from the weights the last one ended
+    with). With ``checkpoint=``, the average is part of the checkpoint, so a
+    resumed fit ends with the same one.
     """
 
     def __init__(self, decay=0.999):
@@ -570,8 +599,15 @@ class WeightEMA(Callback):
         return self
 
     def on_train_begin(self, net, **kwargs):
+        if any(isinstance(callback, EarlyStopping) and callback.load_best
+               for _, callback in net.callbacks_):
+            raise ValueError(
+                "WeightEMA replaces the weights when training ends, which would discard the "
+                "best epoch's weights that EarlyStopping(load_best=True) puts back "
+                "(early_stopping=True): use one or the other"
+            )
         self.average_ = AveragedModel(net.module_, use_buffers=True,
-                                      multi_avg_fn=get_ema_multi_avg_fn(self.decay))
+                                      multi_avg_fn=partial(_ema_update, decay=self.decay))
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
@@ -579,6 +615,10 @@ class WeightEMA(Callback):
 
     def on_train_end(self, net, **kwargs):
         average = self.average_.module.state_dict()
-        # Integer buffers (batch norm's step count) are counts, not averaged: keep the network's.
         net.module_.load_state_dict({name: average[name] if value.is_floating_point() else value
                                      for name, value in net.module_.state_dict().items()})
+
+    def __getstate__(self):
+        # Pickling a fitted net: its weights are the average already, and the copy would
+        # double its size (skorch's EarlyStopping drops its best weights the same way).
+        return {name: value for name, value in vars(self).items() if name != "average_"}

@@ -1,5 +1,6 @@
 """The skorch callbacks on a plain skorch net: each does what its docstring says."""
 
+import pickle
 from types import SimpleNamespace
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 from skorch import NeuralNetClassifier
 from skorch.history import History
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 
 from fer_sklearn._weighting import WeightedCrossEntropy
 from fer_sklearn.callbacks import (
@@ -346,12 +347,13 @@ def test_weight_ema_ends_the_fit_with_the_moving_average_of_every_step(images):
                                  torch.nn.Flatten(), torch.nn.Linear(32, 2))
     states = []
     net = NeuralNetClassifier(module, max_epochs=3, batch_size=4, lr=0.05, train_split=None,
-                              verbose=0, callbacks=[WeightEMA(decay=0.7), _KeepStates(states)])
+                              verbose=0, callbacks=[WeightEMA(decay=0.3), _KeepStates(states)])
     net.fit(X / X.max(), y)
     assert len(states) == 6  # 2 steps an epoch
     expected = dict(states[0])
-    for state in states[1:]:
-        expected = {k: 0.7 * expected[k] + 0.3 * v if v.is_floating_point() else v
+    for n, state in enumerate(states[1:], start=1):
+        kept = min(0.3, (1 + n) / (10 + n))  # the warm-up's 2/11, 3/12, then decay's 0.3
+        expected = {k: kept * expected[k] + (1 - kept) * v if v.is_floating_point() else v
                     for k, v in state.items()}
     final = net.module_.state_dict()
     for name, value in final.items():
@@ -360,6 +362,17 @@ def test_weight_ema_ends_the_fit_with_the_moving_average_of_every_step(images):
     assert not torch.allclose(final["0.weight"], states[-1]["0.weight"])
     assert not torch.allclose(final["1.running_mean"], states[-1]["1.running_mean"])
     assert final["1.num_batches_tracked"] == 6
+    # A pickled net keeps the averaged weights, not a second copy of them.
+    restored = pickle.loads(pickle.dumps(net))
+    assert not hasattr(dict(restored.callbacks_)["WeightEMA"], "average_")
+    np.testing.assert_array_equal(restored.predict_proba(X / X.max()),
+                                  net.predict_proba(X / X.max()))
+
+
+def test_weight_ema_refuses_to_replace_the_best_weights_of_early_stopping(images):
+    X, y = images
+    with pytest.raises(ValueError, match=r"EarlyStopping\(load_best=True\)"):
+        _fit([EarlyStopping(monitor="train_loss", load_best=True), WeightEMA()], X, y)
 
 
 @pytest.mark.parametrize("decay", [0, 1, 1.5, "0.9"])

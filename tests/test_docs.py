@@ -141,7 +141,7 @@ def test_the_ferplus_attempts_are_quoted_from_their_records(attempt, record, sou
     section = section[section.index("What was tried"):section.index("Provenance you can check")]
     # The attempt's row of the table: up to the next row, or the table's end.
     text = section[section.index(attempt):section.index("The commands of the")]
-    end = text.find("\n   * - ")
+    end = text.find(" * - ")  # _text joined the lines: a row starts at " * - "
     text = text[:end] if end >= 0 else text
     tried = json.loads((REPO / "benchmarks/results" / record).read_text())
     shipped = json.loads((REPO / "benchmarks/results/ferplus_two_networks.json").read_text())
