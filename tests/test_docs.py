@@ -257,6 +257,49 @@ def test_the_snapshot_ensemble_table_quotes_its_selection_run():
     _assert_row(text, "the four averaged", ensemble)
 
 
+def test_the_levers_summary_quotes_the_selection_runs():
+    # docs/fer2013_results.rst, "Beyond one network" opens with every lever's figure in short.
+    def network(record):
+        run = json.loads((REPO / "benchmarks/results/selection" / record).read_text())
+        ((_, figures),) = run["networks"].items()
+        return figures
+
+    text = _text("docs/fer2013_results.rst")
+    text = text[text.index("Every lever on the 2,871 validation faces"):]
+    text = text[:text.index(".. list-table::")]
+    sizes = json.loads((REPO / "benchmarks/results/selection/fer2013_ensembles.json")
+                       .read_text())["ensembles"]
+    swa, sgd = network("fer2013_levers.json"), network("fer2013_sgd.json")
+    cycles, ema = network("fer2013_cycles.json"), network("fer2013_ema.json")
+    averages = [figures["accuracy"] for k, figures in swa["swa"].items() if k != "last 1 epochs"]
+    rows = [("four default networks", [f"**{sizes['4']['mean']:.4f}**", sizes["1"]["mean"]]),
+            ("(SWA), one-cycle", [f"{min(averages):.4f} -- {max(averages):.4f}",
+                                  swa["last epoch"]["accuracy"]]),
+            ("a plateau on the training loss", [sgd["last epoch"]["accuracy"],
+                                                sgd["swa"]["last 1 epochs"]["accuracy"]]),
+            ("a snapshot ensemble", [cycles["snapshot ensemble"]["accuracy"],
+                                     cycles["last epoch"]["accuracy"]]),
+            ("moving average", [ema["file as saved"]["accuracy"],
+                                ema["last epoch"]["accuracy"]])]
+    for name, figures in rows:
+        row = text[text.index(name):][:200]
+        for figure in figures:
+            assert (figure if isinstance(figure, str) else f"{figure:.4f}") in row, (name, figure)
+
+
+def test_the_moving_average_table_quotes_its_selection_run():
+    # docs/fer2013_results.rst, "Other schedules": a --ema file against its own last epoch.
+    run = json.loads((REPO / "benchmarks/results/selection/fer2013_ema.json").read_text())
+    ((_, network),) = run["networks"].items()
+    text = _text("docs/fer2013_results.rst")
+    text = text[text.index("An exponential moving average of the weights (decay 0.999)"):]
+    text = text[:text.index("**An exponential moving average")]
+    _assert_baseline(text, network["last epoch"])
+    _assert_row(text, "the last epoch's, batch-norm statistics recomputed",
+                network["swa"]["last 1 epochs"])
+    _assert_row(text, "the moving average of the weights", network["file as saved"])
+
+
 def test_the_ensemble_table_quotes_its_selection_run_and_the_shipped_join():
     # docs/fer2013_results.rst, "Beyond one network": select_ensemble.py's ensembles of the
     # --holdout networks, and the shipped fer2013 file, which joins all four, as they record.
