@@ -223,6 +223,9 @@ def _assert_row(text, name, figures):
     ("fer2013_levers.json", "Beyond one network", "**Weight averaging", (2, 5, 10, 15)),
     # SGD with Nesterov momentum and a plateau schedule.
     ("fer2013_sgd.json", "Other schedules", "**SGD with", (5, 15)),
+    # The same with the plateau on a validation split.
+    ("fer2013_sgd_valid.json", "watches a validation split (seed 33)",
+     "**A plateau that watches", ()),
 ])
 def test_the_weight_averaging_tables_quote_their_selection_runs(record, start, end, epochs):
     # docs/fer2013_results.rst, "Beyond one network": the validation figures of
@@ -277,6 +280,8 @@ def test_the_levers_summary_quotes_the_selection_runs():
                                   swa["last epoch"]["accuracy"]]),
             ("a plateau on the training loss", [sgd["last epoch"]["accuracy"],
                                                 sgd["swa"]["last 1 epochs"]["accuracy"]]),
+            ("the plateau on a validation split",
+             [network("fer2013_sgd_valid.json")["last epoch"]["accuracy"]]),
             ("a snapshot ensemble", [cycles["snapshot ensemble"]["accuracy"],
                                      cycles["last epoch"]["accuracy"]]),
             ("moving average", [ema["file as saved"]["accuracy"],
