@@ -580,7 +580,8 @@ def _table_row(name, faces, info, size_mb):
     runs = members + ([info] if continuation else [])
     precisions = sorted({run.get("precision_used", "float32") for run in runs})
     # Files made before the CPU model was recorded name only the architecture.
-    cpus = sorted({run["machine"].get("cpu", "CPU model not recorded") for run in runs})
+    cpus = sorted({run["machine"].get("cpu", "CPU model not recorded in the file")
+                   for run in runs})
     return [f"``{name}``" + (" (``faces=True``)" if faces else ""), labels, recipe,
             f"**{info['publictest_accuracy']:.1%}** ({low:.1%}-{high:.1%}), "
             f"{info['publictest_n']:,} faces",

@@ -514,7 +514,7 @@ def test_ema_ships_the_moving_average_scored_against_the_last_epoch_as_trained(
     assert not torch.allclose(model.module_.state_dict()["features.conv1_1.weight"],
                               last["features.conv1_1.weight"])
     report = tmp_path / "ema.json"
-    select_ensemble.main([str(file), "--data", str(csv), "--swa", "--out", str(report)])
+    select_ensemble.main([str(file), "--data", str(csv), "--swa", "1", "--out", str(report)])
     network = json.loads(report.read_text())["networks"][str(file)]
     names = np.asarray(EMOTIONS)[y[:300]]
     held = pretrained.holdout_split(names)[1]
