@@ -913,8 +913,10 @@ def main(argv=None):
         if args.members or args.resume or args.transfer:
             parser.error("--ema applies to a network trained afresh: no --members, "
                          "--continue or --from")
-        if not 0 < args.ema < 1:
-            parser.error(f"--ema must be in (0, 1); got {args.ema}")
+        try:
+            WeightEMA(args.ema).initialize()  # the callback's own check, before the CSV is read
+        except ValueError as exc:
+            parser.error(f"--ema: {exc}")
     if args.input_size < SIDE:
         parser.error(f"--input-size upsamples the {SIDE}x{SIDE} faces: it must be >= {SIDE}; "
                      f"got {args.input_size}")

@@ -202,8 +202,16 @@ def test_the_ferplus_file_of_the_attempts_is_recorded_as_it_was():
         assert "``benchmarks/results/ferplus_two_networks.json``" in _text("docs/pretrained.rst")
 
 
+def _selection_network(record):
+    """The one network's figures in a ``select_ensemble.py`` record of one file."""
+    run = json.loads((REPO / "benchmarks/results/selection" / record).read_text())
+    ((_, network),) = run["networks"].items()
+    return network
+
+
 def _assert_baseline(text, last):
-    """A selection table of docs/fer2013_results.rst quotes the last epoch's accuracy and interval."""
+    """A selection table of docs/fer2013_results.rst quotes the last epoch's accuracy and
+    interval."""
     assert f"**{last['accuracy']:.4f}** ({last['interval'][0]:.3f}--{last['interval'][1]:.3f})" \
         in text
 
@@ -232,7 +240,7 @@ def test_the_weight_averaging_tables_quote_their_selection_runs(record, start, e
     # benchmarks/select_ensemble.py's runs, as recorded in their results files.
     run = json.loads((REPO / "benchmarks/results/selection" / record).read_text())
     assert run["validation_faces"] == 2871
-    ((_, network),) = run["networks"].items()
+    network = _selection_network(record)
     text = _text("docs/fer2013_results.rst")
     text = text[text.index(start):]
     text = text[:text.index(end)]
@@ -245,8 +253,7 @@ def test_the_weight_averaging_tables_quote_their_selection_runs(record, start, e
 
 def test_the_snapshot_ensemble_table_quotes_its_selection_run():
     # docs/fer2013_results.rst, "Other schedules": select_ensemble.py --snapshot-ensemble.
-    run = json.loads((REPO / "benchmarks/results/selection/fer2013_cycles.json").read_text())
-    ((_, network),) = run["networks"].items()
+    network = _selection_network("fer2013_cycles.json")
     ensemble = network["snapshot ensemble"]
     text = _text("docs/fer2013_results.rst")
     text = text[text.index("A snapshot ensemble: one default network"):]
@@ -262,18 +269,13 @@ def test_the_snapshot_ensemble_table_quotes_its_selection_run():
 
 def test_the_levers_summary_quotes_the_selection_runs():
     # docs/fer2013_results.rst, "Beyond one network" opens with every lever's figure in short.
-    def network(record):
-        run = json.loads((REPO / "benchmarks/results/selection" / record).read_text())
-        ((_, figures),) = run["networks"].items()
-        return figures
-
     text = _text("docs/fer2013_results.rst")
     text = text[text.index("Every lever on the 2,871 validation faces"):]
     text = text[:text.index(".. list-table::")]
     sizes = json.loads((REPO / "benchmarks/results/selection/fer2013_ensembles.json")
                        .read_text())["ensembles"]
-    swa, sgd = network("fer2013_levers.json"), network("fer2013_sgd.json")
-    cycles, ema = network("fer2013_cycles.json"), network("fer2013_ema.json")
+    swa, sgd, cycles, ema = (_selection_network(f"fer2013_{name}.json")
+                             for name in ("levers", "sgd", "cycles", "ema"))
     averages = [figures["accuracy"] for k, figures in swa["swa"].items() if k != "last 1 epochs"]
     rows = [("four default networks", [f"**{sizes['4']['mean']:.4f}**", sizes["1"]["mean"]]),
             ("(SWA), one-cycle", [f"{min(averages):.4f} -- {max(averages):.4f}",
@@ -281,7 +283,7 @@ def test_the_levers_summary_quotes_the_selection_runs():
             ("a plateau on the training loss", [sgd["last epoch"]["accuracy"],
                                                 sgd["swa"]["last 1 epochs"]["accuracy"]]),
             ("the plateau on a validation split",
-             [network("fer2013_sgd_valid.json")["last epoch"]["accuracy"]]),
+             [_selection_network("fer2013_sgd_valid.json")["last epoch"]["accuracy"]]),
             ("a snapshot ensemble", [cycles["snapshot ensemble"]["accuracy"],
                                      cycles["last epoch"]["accuracy"]]),
             ("moving average", [ema["file as saved"]["accuracy"],
@@ -294,8 +296,7 @@ def test_the_levers_summary_quotes_the_selection_runs():
 
 def test_the_moving_average_table_quotes_its_selection_run():
     # docs/fer2013_results.rst, "Other schedules": a --ema file against its own last epoch.
-    run = json.loads((REPO / "benchmarks/results/selection/fer2013_ema.json").read_text())
-    ((_, network),) = run["networks"].items()
+    network = _selection_network("fer2013_ema.json")
     text = _text("docs/fer2013_results.rst")
     text = text[text.index("An exponential moving average of the weights (decay 0.999)"):]
     text = text[:text.index("**An exponential moving average")]
